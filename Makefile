@@ -1,0 +1,54 @@
+# aecrypt: every command a user needs. `make help` lists them.
+# Works on a fresh machine with only Python 3.11: the first target that needs the
+# virtualenv creates it.
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PROFILE ?= default
+# Extra arguments for the study runner, e.g. ARGS="--only 04 -p repeats 200".
+ARGS ?=
+
+# A marker file per install flavour, so installs rerun only when pyproject.toml changes.
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed-dev
+
+.DEFAULT_GOAL := help
+.PHONY: help reproduce smoke test lab bench kernel clean
+
+help: ## List the targets with one line each
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(STAMP_DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@ $(STAMP_RUN)
+
+kernel: $(STAMP_RUN) ## Register the project's Jupyter kernel ("aecrypt") for this virtualenv
+	$(BIN)/python -m ipykernel install --sys-prefix --name aecrypt --display-name "Python (aecrypt)" >/dev/null
+
+reproduce: kernel ## Set up and run the whole study (all notebooks, PROFILE=default) into results/
+	$(BIN)/aecrypt reproduce --profile $(PROFILE) $(ARGS)
+
+smoke: kernel ## Run the whole study at smoke size (tiny images, seconds per notebook)
+	$(BIN)/aecrypt reproduce --profile smoke $(ARGS)
+
+test: $(STAMP_DEV) kernel ## Set up and run the test suite
+	$(BIN)/python -m pytest
+
+lab: kernel ## Open JupyterLab on the notebooks
+	$(BIN)/jupyter lab notebooks/
+
+bench: kernel ## Run the performance benchmark into results/bench/
+	$(BIN)/python benchmarks/bench.py
+
+clean: ## Remove caches, trained models and executed notebooks (keeps committed results)
+	rm -rf data/processed models results/smoke results/*/executed .pytest_cache

@@ -1,0 +1,32 @@
+"""Every standard path of the project, defined once, relative to the package.
+
+Paths hang off ``PROJ_ROOT`` (the folder that holds ``aecrypt/``), never off the
+working directory, so notebooks, tests and the command line agree wherever they run.
+Set ``AECRYPT_RESULTS_DIR`` or ``AECRYPT_DATA_DIR`` to redirect outputs or caches
+(tests do, so they never touch the committed results).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJ_ROOT: Path = Path(__file__).resolve().parents[1]
+NOTEBOOKS_DIR: Path = PROJ_ROOT / "notebooks"
+DATA_DIR: Path = Path(os.environ.get("AECRYPT_DATA_DIR", PROJ_ROOT / "data"))
+PROCESSED_DIR: Path = DATA_DIR / "processed"
+RESULTS_DIR: Path = Path(os.environ.get("AECRYPT_RESULTS_DIR", PROJ_ROOT / "results"))
+MODELS_DIR: Path = Path(os.environ.get("AECRYPT_MODELS_DIR", PROJ_ROOT / "models"))
+
+#: Name of the Jupyter kernel that ``make`` registers for the project's virtualenv.
+KERNEL_NAME: str = "aecrypt"
+
+
+def results_dir(profile: str) -> Path:
+    """Folder for one run profile's tables and figures (``results/<profile>``)."""
+    return RESULTS_DIR / profile
+
+
+def models_dir(profile: str) -> Path:
+    """Folder for one run profile's trained encoder and decoder."""
+    return MODELS_DIR / profile

@@ -1,0 +1,39 @@
+"""The exceptions aecrypt raises: one base class, one subclass per kind of bad input.
+
+Every message says what is wrong and what to do about it, so a notebook or the command
+line can print ``str(error)`` as a single helpful line.
+"""
+
+from __future__ import annotations
+
+
+class AecryptError(Exception):
+    """Base class of every error aecrypt raises on purpose."""
+
+
+class PayloadFormatError(AecryptError):
+    """The bytes are not a readable aecrypt payload (truncated, bad magic, unknown version)."""
+
+
+class WrongKeyOrTamperedError(AecryptError):
+    """Authentication failed: the key is wrong or the payload was altered."""
+
+
+class KeyFileError(AecryptError):
+    """A key file is missing, has the wrong length, or would be overwritten."""
+
+
+class ImageReadError(AecryptError):
+    """An image file is missing, corrupt, or in an unsupported format."""
+
+
+class DatasetError(AecryptError):
+    """A dataset folder or labels file is missing, empty, or inconsistent."""
+
+
+class ModelFileError(AecryptError):
+    """A model file is missing, not an aecrypt model, or does not fit the payload."""
+
+
+class ParameterError(AecryptError):
+    """A parameter name or value is not accepted (unknown profile, misspelt name, ...)."""

@@ -1,0 +1,42 @@
+"""Checks on the committed notebooks: stored without outputs, each with a parameters cell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+from aecrypt.config import NOTEBOOKS_DIR
+
+
+def notebook_paths(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
+    """The study's numbered notebooks, in the order they run."""
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def hygiene_problems(path: Path) -> list[str]:
+    """What is wrong with a committed notebook: outputs, execution counts, no parameters cell."""
+    nb = nbformat.read(path, as_version=4)
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if cell.get("outputs"):
+            problems.append(f"{path.name}: cell {index} has outputs (strip them before committing)")
+        if cell.get("execution_count") is not None:
+            problems.append(f"{path.name}: cell {index} has an execution count (strip it)")
+    if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells):
+        problems.append(f"{path.name}: no cell tagged 'parameters' (papermill needs one)")
+    if not nb.cells or nb.cells[0].cell_type != "markdown":
+        problems.append(f"{path.name}: the first cell should be markdown saying what it shows")
+    return problems
+
+
+def strip_outputs(path: Path) -> None:
+    """Remove outputs and execution counts from a notebook in place, before committing it."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    nbformat.write(nb, path)
