@@ -1,0 +1,144 @@
+"""Image-quality metrics (MSE, PSNR, SSIM) and cipher statistics (entropy, NPCR, UACI, ...).
+
+Images are floats in [0, 1] with channels last unless a ``data_range`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
+
+#: Ideal values for 8-bit data, from Wu, Noonan & Agaian, "NPCR and UACI randomness tests
+#: for image encryption", Cyber Journals: JSAT, April 2011, pp. 31-38.
+IDEAL_NPCR = 99.6094
+IDEAL_UACI = 33.4635
+IDEAL_ENTROPY = 8.0
+IDEAL_CORRELATION = 0.0
+GRAY_LEVELS = 256
+#: Significance level of the published NPCR/UACI critical values.
+NPCR_UACI_ALPHA = 0.05
+
+
+def mse(original: np.ndarray, other: np.ndarray) -> float:
+    """Mean squared error between two images of the same shape."""
+    return float(mean_squared_error(np.asarray(original, np.float64), np.asarray(other, np.float64)))
+
+
+def psnr(original: np.ndarray, other: np.ndarray, data_range: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB (infinite for identical images)."""
+    if mse(original, other) == 0.0:
+        return math.inf
+    return float(peak_signal_noise_ratio(np.asarray(original, np.float64), np.asarray(other, np.float64), data_range=data_range))
+
+
+def ssim(original: np.ndarray, other: np.ndarray, data_range: float = 1.0) -> float:
+    """Structural similarity (Wang et al. 2004) of two HxW or HxWxC images; 1 means identical."""
+    a = np.asarray(original, np.float64)
+    b = np.asarray(other, np.float64)
+    channel_axis = -1 if a.ndim == 3 else None
+    win = min(7, min(a.shape[:2]) // 2 * 2 - 1)  # the default 7x7 window, smaller for tiny images
+    return float(structural_similarity(a, b, data_range=data_range, channel_axis=channel_axis, win_size=win))
+
+
+def image_quality(originals: np.ndarray, others: np.ndarray, data_range: float = 1.0) -> pd.DataFrame:
+    """MSE, PSNR and SSIM of each image pair in two batches, one row per image."""
+    if len(originals) != len(others):
+        raise ValueError(f"batches differ in length: {len(originals)} and {len(others)}")
+    rows = [
+        {"mse": mse(a, b), "psnr": psnr(a, b, data_range), "ssim": ssim(a, b, data_range)}
+        for a, b in zip(originals, others)
+    ]
+    return pd.DataFrame(rows)
+
+
+def summarize_quality(per_image: pd.DataFrame) -> dict[str, float]:
+    """Mean and standard deviation of each metric column (``ssim_mean``, ``ssim_std``, ...)."""
+    summary: dict[str, float] = {}
+    for column in per_image.columns:
+        values = per_image[column].replace([np.inf], np.nan)
+        summary[f"{column}_mean"] = float(values.mean())
+        summary[f"{column}_std"] = float(values.std(ddof=0))
+    return summary
+
+
+# --------------------------------------------------------------- cipher statistics
+
+
+def as_bytes(data: np.ndarray | bytes) -> np.ndarray:
+    """Any array or bytes object viewed as a flat uint8 array."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return np.frombuffer(bytes(data), dtype=np.uint8)
+    return np.ascontiguousarray(data).view(np.uint8).reshape(-1)
+
+
+def byte_entropy(data: np.ndarray | bytes) -> float:
+    """Shannon entropy of the byte values in bits (8 for uniform random bytes)."""
+    counts = np.bincount(as_bytes(data), minlength=GRAY_LEVELS)
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
+def byte_chi_square(data: np.ndarray | bytes) -> tuple[float, float]:
+    """Chi-square statistic of the byte histogram against uniform, and its p-value (255 dof)."""
+    counts = np.bincount(as_bytes(data), minlength=GRAY_LEVELS)
+    result = stats.chisquare(counts)
+    return float(result.statistic), float(result.pvalue)
+
+
+def adjacent_correlation(image: np.ndarray, direction: str) -> float:
+    """Pearson correlation of each pixel with its right, lower or lower-right neighbour."""
+    x = np.asarray(image, np.float64)
+    if x.ndim == 3:
+        x = x.mean(axis=-1)
+    pairs = {
+        "horizontal": (x[:, :-1], x[:, 1:]),
+        "vertical": (x[:-1, :], x[1:, :]),
+        "diagonal": (x[:-1, :-1], x[1:, 1:]),
+    }
+    if direction not in pairs:
+        raise ValueError(f"direction must be one of {sorted(pairs)}, not {direction!r}")
+    a, b = (p.reshape(-1) for p in pairs[direction])
+    if a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def npcr(cipher_a: np.ndarray | bytes, cipher_b: np.ndarray | bytes) -> float:
+    """Number of pixels (bytes) change rate between two ciphertexts, in percent."""
+    a, b = _same_length(cipher_a, cipher_b)
+    return float(100.0 * np.mean(a != b))
+
+
+def uaci(cipher_a: np.ndarray | bytes, cipher_b: np.ndarray | bytes) -> float:
+    """Unified average changing intensity between two ciphertexts, in percent."""
+    a, b = _same_length(cipher_a, cipher_b)
+    return float(100.0 * np.mean(np.abs(a.astype(np.int16) - b.astype(np.int16)) / (GRAY_LEVELS - 1)))
+
+
+def npcr_critical(n_pixels: int, alpha: float = NPCR_UACI_ALPHA) -> float:
+    """Lowest NPCR (%) that passes Wu et al.'s test at level ``alpha`` for ``n_pixels`` bytes."""
+    f = GRAY_LEVELS - 1
+    z = stats.norm.ppf(1 - alpha)  # Wu et al.'s Φ⁻¹(α) is the upper α quantile
+    return float(100.0 * (f - z * math.sqrt(f / n_pixels)) / (f + 1))
+
+
+def uaci_critical_interval(n_pixels: int, alpha: float = NPCR_UACI_ALPHA) -> tuple[float, float]:
+    """Interval of UACI (%) that passes Wu et al.'s test at level ``alpha`` for ``n_pixels`` bytes."""
+    f = GRAY_LEVELS - 1
+    mean = (f + 2) / (3 * f + 3)
+    var = (f + 2) * (f**2 + 2 * f + 3) / (18 * (f + 1) ** 2 * n_pixels * f)
+    z = stats.norm.ppf(1 - alpha / 2)
+    return float(100.0 * (mean - z * math.sqrt(var))), float(100.0 * (mean + z * math.sqrt(var)))
+
+
+def _same_length(a: np.ndarray | bytes, b: np.ndarray | bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Both ciphertexts as bytes, cut to the shorter one's length (padding may differ)."""
+    a, b = as_bytes(a), as_bytes(b)
+    n = min(len(a), len(b))
+    if n == 0:
+        raise ValueError("cannot compare empty ciphertexts")
+    return a[:n], b[:n]

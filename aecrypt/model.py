@@ -1,0 +1,175 @@
+"""The paper's convolutional autoencoder (Table 2), split into encoder and decoder halves.
+
+Section 3.4 of the paper gives the sender the encoder and the receiver the decoder, so
+the two halves are separate Keras models that share weights with the full autoencoder
+and are saved and loaded separately in the ``.keras`` format.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of notebooks
+
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
+
+from aecrypt.errors import ModelFileError  # noqa: E402
+
+#: Section 4: 'adamax' optimiser, mean squared error loss.
+PAPER_OPTIMIZER = "adamax"
+PAPER_LOSS = "mse"
+PAPER_IMAGE_SIZE = 224
+PAPER_EPOCHS = 60
+#: Keras's default Adamax learning rate, which the paper (using defaults) trained with.
+DEFAULT_LEARNING_RATE = 0.001
+
+ENCODER_NAME = "aecrypt_encoder"
+DECODER_NAME = "aecrypt_decoder"
+AUTOENCODER_NAME = "aecrypt_autoencoder"
+
+UpsamplePosition = Literal["table2", "prose"]
+
+
+def build_autoencoder(
+    image_size: int = PAPER_IMAGE_SIZE,
+    channels: int = 3,
+    bottleneck: int = 3,
+    pooling_stages: int = 1,
+    upsample_position: UpsamplePosition = "table2",
+    filters: tuple[int, int, int] = (64, 64, 32),
+) -> tuple[keras.Model, keras.Model, keras.Model]:
+    """Build the paper's autoencoder and its encoder and decoder halves (shared weights).
+
+    Default: Table 2, layer by layer, for 224x224x3 images::
+
+        encoder  Conv2D 64 -> MaxPool 2x2 -> Conv2D 64 -> Conv2D 32 -> Dense 3 (linear)
+        decoder  Dense 3 -> Conv2DTranspose 32 -> UpSampling 2x2 -> Conv2DTranspose 64
+                 -> Conv2DTranspose 64 -> Conv2DTranspose 3 (sigmoid)
+
+    The feature map (encoder output) is 112x112x3 signed floats: the encoder's Dense
+    layer is linear, as the paper says the features are "positive and negative floating
+    point values". All kernels are 3x3 with 'same' padding and ReLU unless stated.
+
+    Table 2 and the prose of Section 3.2.2 disagree on where the decoder upsamples:
+    Table 2 puts UpSampling right after the first Conv2DTranspose (32), the prose after
+    the Conv2DTranspose 64 that follows it. ``upsample_position="table2"`` (default)
+    follows the table; ``"prose"`` follows the text.
+
+    Options the study needs: ``bottleneck`` is the width of the Dense layer (3 so the
+    features can be drawn as an image; the paper notes a real system would drop it),
+    ``pooling_stages`` adds max-pool/upsample pairs (the paper discusses a second
+    max-pool), and ``channels`` is 1 for grayscale input.
+    """
+    if image_size % (2**pooling_stages):
+        raise ValueError(f"image_size {image_size} must be divisible by 2**pooling_stages ({2**pooling_stages})")
+    if upsample_position not in ("table2", "prose"):
+        raise ValueError(f"upsample_position must be 'table2' or 'prose', not {upsample_position!r}")
+    f1, f2, f3 = filters
+    conv = dict(kernel_size=3, padding="same", activation="relu")
+
+    image = keras.Input(shape=(image_size, image_size, channels), name="image")
+    x = layers.Conv2D(f1, name="enc_conv1", **conv)(image)
+    x = layers.MaxPooling2D(2, name="enc_pool1")(x)
+    for stage in range(2, pooling_stages + 1):
+        x = layers.MaxPooling2D(2, name=f"enc_pool{stage}")(x)
+    x = layers.Conv2D(f2, name="enc_conv2", **conv)(x)
+    x = layers.Conv2D(f3, name="enc_conv3", **conv)(x)
+    features = layers.Dense(bottleneck, activation=None, name="enc_dense")(x)
+    encoder = keras.Model(image, features, name=ENCODER_NAME)
+
+    feature_size = image_size // 2**pooling_stages
+    feature_in = keras.Input(shape=(feature_size, feature_size, bottleneck), name="features")
+    y = layers.Dense(bottleneck, activation=None, name="dec_dense")(feature_in)
+    y = layers.Conv2DTranspose(f3, name="dec_convT1", **conv)(y)
+    if upsample_position == "table2":
+        y = _upsample(y, pooling_stages)
+    y = layers.Conv2DTranspose(f1, name="dec_convT2", **conv)(y)
+    if upsample_position == "prose":
+        y = _upsample(y, pooling_stages)
+    y = layers.Conv2DTranspose(f1, name="dec_convT3", **conv)(y)
+    output = layers.Conv2DTranspose(channels, kernel_size=3, padding="same", activation="sigmoid", name="dec_output")(y)
+    decoder = keras.Model(feature_in, output, name=DECODER_NAME)
+
+    autoencoder = keras.Model(image, decoder(encoder(image)), name=AUTOENCODER_NAME)
+    return autoencoder, encoder, decoder
+
+
+def _upsample(x: keras.KerasTensor, stages: int) -> keras.KerasTensor:
+    """Undo ``stages`` max-pools with 2x2 nearest-neighbour upsampling."""
+    for stage in range(1, stages + 1):
+        x = layers.UpSampling2D(2, name=f"dec_upsample{stage}")(x)
+    return x
+
+
+def compile_autoencoder(
+    autoencoder: keras.Model,
+    learning_rate: float = DEFAULT_LEARNING_RATE,
+) -> keras.Model:
+    """Compile as in Section 4 (adamax, MSE), also tracking the Keras 'accuracy' the paper quotes.
+
+    What that accuracy measures: for a model with MSE loss and a multi-channel output,
+    Keras resolves ``"accuracy"`` to *categorical accuracy*, the fraction of pixels whose
+    largest channel in the reconstruction is the same channel as in the original. For
+    a colour image it says whether each pixel's dominant colour survived; for grey
+    images replicated to three equal channels it is close to meaningless (every original
+    pixel is a tie that argmax resolves to channel 0). It is not a reconstruction
+    quality measure; SSIM, PSNR and MSE are. We report it only to compare with the
+    paper's 83 %.
+    """
+    autoencoder.compile(
+        optimizer=keras.optimizers.Adamax(learning_rate=learning_rate),
+        loss=PAPER_LOSS,
+        metrics=["accuracy"],
+    )
+    return autoencoder
+
+
+def save_model(model: keras.Model, path: str | Path) -> Path:
+    """Save an encoder or decoder as a ``.keras`` file, atomically (no half-written model)."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ModelFileError(f"{path}: model files use the .keras format; name it '{path.stem}.keras'")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_model(path: str | Path, expected: str | None = None) -> keras.Model:
+    """Load an aecrypt encoder or decoder; a file that is not one raises ``ModelFileError``.
+
+    ``expected`` is ``"encoder"`` or ``"decoder"`` to also check which half it is.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file; train one with notebooks/02_train_autoencoder.ipynb")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # keras raises many types for a bad file; all mean the same to a user
+        raise ModelFileError(
+            f"{path}: not a readable .keras model ({type(exc).__name__}); "
+            "use an encoder or decoder saved by aecrypt"
+        ) from None
+    names = {"encoder": ENCODER_NAME, "decoder": DECODER_NAME}
+    if model.name not in names.values():
+        raise ModelFileError(f"{path}: a Keras model named {model.name!r}, not an aecrypt encoder or decoder")
+    if expected is not None and model.name != names[expected]:
+        raise ModelFileError(f"{path}: this is an aecrypt {model.name.split('_')[1]}, but a {expected} is needed")
+    return model
+
+
+def feature_shape(encoder: keras.Model) -> tuple[int, ...]:
+    """Shape of one image's feature map (without the batch axis)."""
+    return tuple(encoder.output_shape[1:])
+
+
+def image_shape(decoder_or_encoder: keras.Model) -> tuple[int, ...]:
+    """Shape of one image the model takes (encoder) or produces (decoder)."""
+    model = decoder_or_encoder
+    shape = model.input_shape if model.name == ENCODER_NAME else model.output_shape
+    return tuple(shape[1:])

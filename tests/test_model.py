@@ -1,0 +1,123 @@
+"""The autoencoder matches Table 2, its halves compose, and model files round-trip."""
+
+import numpy as np
+import pytest
+
+from aecrypt.errors import ModelFileError
+from aecrypt.model import build_autoencoder, compile_autoencoder, load_model, save_model
+
+# Table 2 of the paper, layer by layer: (our layer name, output shape without batch axis).
+TABLE2_ENCODER = [
+    ("enc_conv1", (224, 224, 64)),
+    ("enc_pool1", (112, 112, 64)),
+    ("enc_conv2", (112, 112, 64)),
+    ("enc_conv3", (112, 112, 32)),
+    ("enc_dense", (112, 112, 3)),
+]
+TABLE2_DECODER = [
+    ("dec_dense", (112, 112, 3)),
+    ("dec_convT1", (112, 112, 32)),
+    ("dec_upsample1", (224, 224, 32)),
+    ("dec_convT2", (224, 224, 64)),
+    ("dec_convT3", (224, 224, 64)),
+    ("dec_output", (224, 224, 3)),
+]
+# Parameter counts worked out by hand from Table 2 (3x3 kernels, biases).
+ENCODER_PARAMS = (27 * 64 + 64) + (576 * 64 + 64) + (576 * 32 + 32) + (32 * 3 + 3)
+DECODER_PARAMS = (3 * 3 + 3) + (27 * 32 + 32) + (288 * 64 + 64) + (576 * 64 + 64) + (576 * 3 + 3)
+
+
+@pytest.fixture(scope="module")
+def paper_models():
+    return build_autoencoder()
+
+
+def _layer_shapes(model):
+    return [(layer.name, tuple(layer.output.shape[1:])) for layer in model.layers[1:]]
+
+
+def test_encoder_layers_match_table2(paper_models):
+    _, encoder, _ = paper_models
+    assert _layer_shapes(encoder) == TABLE2_ENCODER
+
+
+def test_decoder_layers_match_table2(paper_models):
+    _, _, decoder = paper_models
+    assert _layer_shapes(decoder) == TABLE2_DECODER
+
+
+def test_parameter_counts(paper_models):
+    autoencoder, encoder, decoder = paper_models
+    assert encoder.count_params() == ENCODER_PARAMS == 57_283
+    assert decoder.count_params() == DECODER_PARAMS == 58_063
+    assert autoencoder.count_params() == ENCODER_PARAMS + DECODER_PARAMS
+
+
+def test_prose_reading_upsamples_later():
+    _, _, decoder = build_autoencoder(image_size=32, upsample_position="prose")
+    names = [layer.name for layer in decoder.layers]
+    assert names.index("dec_upsample1") == names.index("dec_convT2") + 1
+
+
+def test_options_change_the_shapes():
+    _, encoder, decoder = build_autoencoder(image_size=32, channels=1, bottleneck=8, pooling_stages=2)
+    assert encoder.output_shape == (None, 8, 8, 8)
+    assert decoder.output_shape == (None, 32, 32, 1)
+
+
+def test_encoder_then_decoder_equals_autoencoder(tiny_models, rng):
+    autoencoder, encoder, decoder = tiny_models
+    x = rng.random((2, 16, 16, 3), dtype=np.float32)
+    np.testing.assert_allclose(decoder(encoder(x)).numpy(), autoencoder(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_features_are_signed_floats(tiny_models, rng):
+    _, encoder, _ = tiny_models
+    features = encoder(rng.random((4, 16, 16, 3), dtype=np.float32)).numpy()
+    assert features.dtype == np.float32 and features.min() < 0 < features.max()
+
+
+def test_compile_uses_adamax_and_mse(tiny_models):
+    autoencoder, _, _ = tiny_models
+    compile_autoencoder(autoencoder)
+    assert type(autoencoder.optimizer).__name__ == "Adamax"
+    assert autoencoder.loss == "mse"
+
+
+def test_save_and_load_halves_separately(tiny_models, tmp_path, rng):
+    _, encoder, decoder = tiny_models
+    save_model(encoder, tmp_path / "encoder.keras")
+    save_model(decoder, tmp_path / "decoder.keras")
+    enc = load_model(tmp_path / "encoder.keras", expected="encoder")
+    dec = load_model(tmp_path / "decoder.keras", expected="decoder")
+    x = rng.random((1, 16, 16, 3), dtype=np.float32)
+    np.testing.assert_array_equal(enc(x).numpy(), encoder(x).numpy())
+    np.testing.assert_array_equal(dec(enc(x)).numpy(), decoder(encoder(x)).numpy())
+
+
+def test_loading_the_wrong_half_is_refused(tiny_models, tmp_path):
+    _, encoder, _ = tiny_models
+    save_model(encoder, tmp_path / "encoder.keras")
+    with pytest.raises(ModelFileError, match="decoder is needed"):
+        load_model(tmp_path / "encoder.keras", expected="decoder")
+
+
+def test_loading_a_file_that_is_not_a_model(tmp_path):
+    bogus = tmp_path / "bogus.keras"
+    bogus.write_bytes(b"this is not a zip archive")
+    with pytest.raises(ModelFileError, match="not a readable .keras model"):
+        load_model(bogus)
+
+
+def test_loading_a_foreign_keras_model(tmp_path):
+    import keras
+
+    foreign = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)], name="someone_elses")
+    foreign.save(tmp_path / "foreign.keras")
+    with pytest.raises(ModelFileError, match="not an aecrypt encoder or decoder"):
+        load_model(tmp_path / "foreign.keras")
+
+
+def test_loading_a_missing_file(tmp_path):
+    with pytest.raises(ModelFileError, match="no such model file"):
+        load_model(tmp_path / "missing.keras")

@@ -1,0 +1,48 @@
+"""Sender and receiver sides compose to the autoencoder, and mismatched models are refused."""
+
+import numpy as np
+import pytest
+
+from aecrypt.cipher import generate_key
+from aecrypt.errors import ModelFileError, WrongKeyOrTamperedError
+from aecrypt.model import build_autoencoder
+from aecrypt.pipeline import decode, encode, receive, send
+
+
+def test_send_then_receive_equals_the_autoencoder(tiny_models, rng, key):
+    autoencoder, encoder, decoder = tiny_models
+    images = rng.random((3, 16, 16, 3), dtype=np.float32)
+    payloads = send(encoder, images, key)
+    assert len(payloads) == 3
+    out = receive(decoder, payloads, key)
+    np.testing.assert_allclose(out, autoencoder(images).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_batched_and_single_calls_agree(tiny_models, rng):
+    _, encoder, decoder = tiny_models
+    images = rng.random((5, 16, 16, 3), dtype=np.float32)
+    batched = encode(encoder, images, batch_size=2)
+    single = np.stack([encode(encoder, image) for image in images])
+    np.testing.assert_allclose(batched, single, rtol=1e-5, atol=1e-6)
+    assert decode(decoder, batched).shape == (5, 16, 16, 3)
+
+
+def test_receiver_with_wrong_key(tiny_models, rng, key):
+    _, encoder, decoder = tiny_models
+    payloads = send(encoder, rng.random((1, 16, 16, 3), dtype=np.float32), key)
+    with pytest.raises(WrongKeyOrTamperedError):
+        receive(decoder, payloads, generate_key())
+
+
+def test_decoder_that_does_not_fit_the_payload(tiny_models, rng, key):
+    _, encoder, _ = tiny_models
+    _, _, other_decoder = build_autoencoder(image_size=32)
+    payloads = send(encoder, rng.random((1, 16, 16, 3), dtype=np.float32), key)
+    with pytest.raises(ModelFileError, match="decoder takes"):
+        receive(other_decoder, payloads, key)
+
+
+def test_encoder_given_the_wrong_image_size(tiny_models, rng):
+    _, encoder, _ = tiny_models
+    with pytest.raises(ModelFileError, match="takes arrays of shape"):
+        encode(encoder, rng.random((1, 32, 32, 3), dtype=np.float32))
