@@ -1,0 +1,498 @@
+"""Datasets for the study: the embedded MNI152 MRI slices, the scikit-image retina, any image folder.
+
+Nothing is downloaded: the MNI152 template ships inside the ``nilearn`` wheel and the
+retina photograph inside ``scikit-image``. A user's own folder (Messidor-2, EyePACS, or
+any tree of images) is read, never modified. Loaded sets are cached in
+``data/processed/`` with a manifest; a cache whose manifest does not match is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+from skimage.transform import resize
+
+from aecrypt import config
+from aecrypt.errors import DatasetError, ImageReadError
+
+DATASETS = ("mni152", "retina", "folder")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+#: Section 4: "The used dataset has been split into 80% training and 20% testing."
+DEFAULT_TEST_FRACTION = 0.2
+#: Section 3.1: five DR classes of 50 images each.
+PAPER_PER_CLASS = 50
+#: A slice of the MNI152 volume is kept when at least this fraction of it is brain.
+MIN_BRAIN_FRACTION = 0.10
+BRAIN_THRESHOLD = 0.05
+MNI_PLANES = ("sagittal", "coronal", "axial")  # slicing along volume axes 0, 1, 2
+#: A pixel belongs to a fundus photograph's field of view above this grey level (of 1).
+FUNDUS_BACKGROUND = 0.04
+CACHE_FORMAT = 1
+
+MESSIDOR_COLUMNS = ("image_id", "adjudicated_dr_grade")
+EYEPACS_COLUMNS = ("image", "level")
+
+
+class SkippedImagesWarning(UserWarning):
+    """Some files in a dataset folder could not be read and were left out."""
+
+
+@dataclass
+class DatasetSplit:
+    """A dataset split into train and test images (float32 in [0, 1], NHWC) with labels."""
+
+    x_train: np.ndarray
+    x_test: np.ndarray
+    y_train: np.ndarray
+    y_test: np.ndarray
+    names_train: list[str]
+    names_test: list[str]
+    manifest: dict = field(default_factory=dict)
+
+    @property
+    def classes(self) -> list[str]:
+        """Sorted class names present in either split (``['unlabelled']`` without labels)."""
+        return sorted(set(self.y_train.tolist()) | set(self.y_test.tolist()))
+
+    def summary(self) -> pd.DataFrame:
+        """Counts per class and split, for the data notebook's table."""
+        rows = [{"split": "train", "class": y} for y in self.y_train] + [{"split": "test", "class": y} for y in self.y_test]
+        table = pd.DataFrame(rows).value_counts().unstack("split", fill_value=0)
+        return table.reindex(columns=["train", "test"], fill_value=0).rename_axis(columns=None).reset_index()
+
+
+# ------------------------------------------------------------------ single images
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read one PNG, JPEG or TIFF (8- or 16-bit; grey, RGB or RGBA) as float32 HxWxC in [0, 1]."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"{path}: no such image file")
+    try:
+        with Image.open(path) as handle:
+            handle.load()
+            image = handle
+            if image.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+                image = image.convert("RGBA" if "A" in image.mode or "transparency" in image.info else "RGB")
+            array = np.asarray(image)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(
+            f"{path}: cannot read this image ({exc.__class__.__name__}); it is corrupt, truncated or not "
+            f"PNG/JPEG/TIFF. Supported: {', '.join(IMAGE_SUFFIXES)}"
+        ) from None
+    return _to_float(array, path)
+
+
+def _to_float(array: np.ndarray, path: Path) -> np.ndarray:
+    """Scale integer pixels to [0, 1], drop alpha, and give every image a channel axis."""
+    if array.dtype == np.uint8:
+        x = array.astype(np.float32) / 255.0
+    elif array.dtype in (np.uint16, np.dtype(">u2"), np.dtype("<u2")):
+        x = array.astype(np.float32) / 65535.0
+    elif array.dtype in (np.int32, np.int16):  # PIL's 'I' and 'I;16' modes for 16-bit greyscale
+        x = array.astype(np.float32) / (65535.0 if array.max(initial=0) > 255 else 255.0)
+    elif array.dtype == bool:
+        x = array.astype(np.float32)
+    elif np.issubdtype(array.dtype, np.floating):
+        x = array.astype(np.float32)
+    else:
+        raise ImageReadError(f"{path}: unsupported pixel type {array.dtype}")
+    if x.ndim == 2:
+        x = x[..., None]
+    if x.ndim != 3 or x.shape[-1] not in (1, 2, 3, 4):
+        raise ImageReadError(f"{path}: unsupported image layout {array.shape}")
+    if x.shape[-1] in (2, 4):  # grey+alpha or RGBA: drop the alpha channel
+        x = x[..., :-1]
+    return np.clip(x, 0.0, 1.0)
+
+
+def write_image(path: str | Path, image: np.ndarray) -> Path:
+    """Write a float image in [0, 1] as an 8-bit PNG (or what the suffix says), atomically."""
+    path = Path(path)
+    x = np.clip(np.asarray(image, np.float32), 0.0, 1.0)
+    if x.ndim == 3 and x.shape[-1] == 1:
+        x = x[..., 0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    Image.fromarray(np.rint(x * 255).astype(np.uint8)).save(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def prepare_image(image: np.ndarray, image_size: int, channels: int = 3, fundus_crop: bool = False) -> np.ndarray:
+    """Crop (optionally to a fundus field of view), pad to square, resize and set the channel count."""
+    x = np.asarray(image, np.float32)
+    if x.ndim == 2:
+        x = x[..., None]
+    if fundus_crop:
+        x = crop_fundus(x)
+    x = pad_to_square(x)
+    if x.shape[0] != image_size:
+        x = resize(x, (image_size, image_size, x.shape[-1]), anti_aliasing=True, preserve_range=True).astype(np.float32)
+    return set_channels(np.clip(x, 0.0, 1.0), channels)
+
+
+def set_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """Replicate grey to three channels, or average colour to one."""
+    have = image.shape[-1]
+    if have == channels:
+        return image
+    if channels == 3 and have == 1:
+        return np.repeat(image, 3, axis=-1)
+    if channels == 1 and have == 3:
+        return (image @ np.array([0.2125, 0.7154, 0.0721], np.float32))[..., None]  # ITU-R BT.709 luma
+    raise ValueError(f"cannot turn {have} channels into {channels}")
+
+
+def pad_to_square(image: np.ndarray) -> np.ndarray:
+    """Pad an HxWxC image with zeros, centred, to a square."""
+    h, w = image.shape[:2]
+    side = max(h, w)
+    top, left = (side - h) // 2, (side - w) // 2
+    return np.pad(image, ((top, side - h - top), (left, side - w - left), (0, 0)))
+
+
+def crop_fundus(image: np.ndarray, background: float = FUNDUS_BACKGROUND) -> np.ndarray:
+    """Crop a fundus photograph to its circular field of view, dropping the black border."""
+    grey = image.mean(axis=-1)
+    rows = np.flatnonzero(grey.max(axis=1) > background)
+    cols = np.flatnonzero(grey.max(axis=0) > background)
+    if rows.size == 0 or cols.size == 0:
+        return image
+    return image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+# ------------------------------------------------------------- embedded datasets
+
+
+def mni152_volume() -> np.ndarray:
+    """The MNI152 (ICBM 2009a) T1 template shipped in the nilearn wheel, 197x233x189 in [0, 1]."""
+    from nilearn.datasets import load_mni152_template  # imported here: nilearn is slow to import
+
+    volume = np.asarray(load_mni152_template(resolution=1).get_fdata(), dtype=np.float32)
+    return volume / max(float(volume.max()), 1e-12)
+
+
+def mni152_slices(min_brain_fraction: float = MIN_BRAIN_FRACTION) -> tuple[list[np.ndarray], list[str], list[str]]:
+    """Sagittal, coronal and axial slices with enough brain in them; returns slices, planes, names."""
+    volume = mni152_volume()
+    slices, planes, names = [], [], []
+    for axis, plane in enumerate(MNI_PLANES):
+        stack = np.moveaxis(volume, axis, 0)
+        fraction = (stack > BRAIN_THRESHOLD).reshape(stack.shape[0], -1).mean(axis=1)
+        for index in np.flatnonzero(fraction >= min_brain_fraction):
+            slices.append(np.rot90(stack[index]).copy())  # rotate so the head points up
+            planes.append(plane)
+            names.append(f"mni152/{plane}/{index:03d}")
+    return slices, planes, names
+
+
+def retina_image(image_size: int, channels: int = 3) -> np.ndarray:
+    """The fundus photograph that scikit-image ships (CC0), cropped to its field of view."""
+    from skimage import data as skdata
+
+    raw = skdata.retina().astype(np.float32) / 255.0
+    return prepare_image(raw, image_size, channels, fundus_crop=True)
+
+
+# ----------------------------------------------------------------- image folders
+
+
+def find_images(data_dir: str | Path) -> list[Path]:
+    """Every PNG, JPEG or TIFF file under a folder, searched recursively, sorted."""
+    root = Path(data_dir)
+    if not root.exists():
+        raise DatasetError(f"{root}: no such dataset folder; check data_dir (it is read, never written)")
+    if not root.is_dir():
+        raise DatasetError(f"{root}: data_dir must be a folder of images, not a file")
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise DatasetError(f"{root}: no images found (looked for {', '.join(IMAGE_SUFFIXES)} in all sub-folders)")
+    return files
+
+
+def folder_labels(data_dir: str | Path, files: list[Path]) -> tuple[list[Path], list[str]]:
+    """Labels for a folder's images: Messidor-2 or EyePACS CSV, else sub-folders, else 'unlabelled'."""
+    root = Path(data_dir)
+    table = _labels_table(root)
+    if table is not None:
+        by_stem = {}
+        for path in files:
+            by_stem.setdefault(path.stem, path)
+            by_stem.setdefault(path.name, path)
+        missing = [name for name in table.index if name not in by_stem]
+        if missing:
+            raise DatasetError(
+                f"{root}: the labels file names {len(missing)} image(s) that are not in the folder, "
+                f"e.g. {', '.join(map(str, missing[:3]))}; fix the CSV or add the images"
+            )
+        kept = [by_stem[name] for name in table.index]
+        unlabelled = len(set(files) - set(kept))
+        if unlabelled:
+            warnings.warn(f"{unlabelled} image(s) under {root} have no row in the labels file and are left out", SkippedImagesWarning, stacklevel=2)
+        return kept, [str(label) for label in table.values]
+    relative = [p.relative_to(root) for p in files]
+    if all(len(r.parts) >= 2 for r in relative) and len({r.parts[0] for r in relative}) >= 2:
+        return files, [r.parts[0] for r in relative]
+    return files, ["unlabelled"] * len(files)
+
+
+def _labels_table(root: Path) -> pd.Series | None:
+    """A Messidor-2 or EyePACS labels CSV at the folder's top level, as image name -> grade."""
+    for csv in sorted(root.glob("*.csv")):
+        try:
+            frame = pd.read_csv(csv)
+        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+            raise DatasetError(f"{csv}: cannot parse this labels file ({exc.__class__.__name__})") from None
+        for id_column, label_column in (MESSIDOR_COLUMNS, EYEPACS_COLUMNS):
+            if {id_column, label_column} <= set(frame.columns):
+                frame = frame.dropna(subset=[label_column])  # Messidor-2 leaves ungradable images blank
+                labels = frame[label_column]
+                if pd.api.types.is_float_dtype(labels) and (labels % 1 == 0).all():
+                    labels = labels.astype(int)
+                return pd.Series(labels.values, index=frame[id_column].astype(str).values)
+    return None
+
+
+def read_images(files: list[Path], strict: bool = False) -> tuple[list[np.ndarray], list[int]]:
+    """Read image files; unreadable ones are skipped with one warning naming them (or raise if strict)."""
+    images, kept, skipped = [], [], []
+    for index, path in enumerate(_progress(files, "reading images")):
+        try:
+            images.append(read_image(path))
+            kept.append(index)
+        except ImageReadError as exc:
+            if strict:
+                raise
+            skipped.append((path, str(exc)))
+    if skipped:
+        names = ", ".join(p.name for p, _ in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+        warnings.warn(
+            f"skipped {len(skipped)} unreadable image(s) of {len(files)}: {names} (pass strict=True to stop instead)",
+            SkippedImagesWarning,
+            stacklevel=2,
+        )
+    if not images:
+        raise DatasetError("none of the images could be read")
+    return images, kept
+
+
+# ------------------------------------------------------------ subsets and splits
+
+
+def balanced_subset(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of at most ``per_class`` images drawn from each class (the paper's 5 x 50)."""
+    chosen = []
+    for label in sorted(set(labels.tolist())):
+        members = np.flatnonzero(labels == label)
+        if len(members) < per_class:
+            warnings.warn(f"class {label!r} has only {len(members)} images, fewer than per_class={per_class}", stacklevel=2)
+        chosen.extend(rng.choice(members, size=min(per_class, len(members)), replace=False).tolist())
+    return np.sort(np.array(chosen, dtype=int))
+
+
+def stratified_split(labels: np.ndarray, test_fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test indices with each class split in the same proportion, seeded."""
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be between 0 and 1, not {test_fraction}")
+    train, test = [], []
+    for label in sorted(set(labels.tolist())):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        n_test = int(round(len(members) * test_fraction))
+        if len(members) >= 2:
+            n_test = min(max(n_test, 1), len(members) - 1)
+        test.extend(members[:n_test].tolist())
+        train.extend(members[n_test:].tolist())
+    return np.sort(np.array(train, dtype=int)), np.sort(np.array(test, dtype=int))
+
+
+# ------------------------------------------------------------------- the loader
+
+
+def load_dataset(
+    dataset: str = "mni152",
+    data_dir: str | Path | None = None,
+    image_size: int = 224,
+    channels: int = 3,
+    per_class: int | None = None,
+    test_fraction: float = DEFAULT_TEST_FRACTION,
+    seed: int = 0,
+    fundus_crop: bool = False,
+    max_images: int | None = None,
+    strict: bool = False,
+    use_cache: bool = True,
+) -> DatasetSplit:
+    """Load, resize and split a dataset, reusing the processed cache only when it matches exactly.
+
+    ``max_images`` keeps a seeded, stratified subset (for smoke runs); ``per_class`` keeps
+    a balanced subset; both are drawn before the split.
+    """
+    if dataset not in DATASETS:
+        raise DatasetError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+    if dataset == "retina":
+        raise DatasetError("dataset='retina' is a single photograph for the Figure 6 journey, not a training set; use retina_image()")
+    if dataset == "folder" and data_dir is None:
+        raise DatasetError("dataset='folder' needs data_dir, the folder that holds your images")
+    params = {
+        "dataset": dataset,
+        "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else None,
+        "image_size": image_size,
+        "channels": channels,
+        "per_class": per_class,
+        "test_fraction": test_fraction,
+        "seed": seed,
+        "fundus_crop": fundus_crop,
+        "max_images": max_images,
+        "min_brain_fraction": MIN_BRAIN_FRACTION if dataset == "mni152" else None,
+        "cache_format": CACHE_FORMAT,
+    }
+    sources = _sources(dataset, data_dir)
+    cache_id = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+    cache_path = config.PROCESSED_DIR / f"{dataset}-{image_size}px-{cache_id}"
+    if use_cache:
+        cached = _read_cache(cache_path, params, sources)
+        if cached is not None:
+            return cached
+
+    if dataset == "mni152":
+        raw, labels, names = mni152_slices()
+    else:
+        files, labels = folder_labels(data_dir, find_images(data_dir))
+        raw, kept = read_images(files, strict=strict)
+        root = Path(data_dir)
+        labels = [labels[i] for i in kept]
+        names = [str(files[i].relative_to(root)) for i in kept]
+    labels_arr = np.array(labels, dtype=str)
+    rng = np.random.default_rng(seed)
+    chosen = np.arange(len(raw))
+    if per_class is not None:
+        chosen = balanced_subset(labels_arr, per_class, rng)
+    if max_images is not None and max_images < len(chosen):
+        keep, _ = stratified_split(labels_arr[chosen], 1.0 - max_images / len(chosen), rng)
+        chosen = chosen[keep]
+    labels_arr = labels_arr[chosen]
+    images = np.stack([prepare_image(raw[i], image_size, channels, fundus_crop) for i in _progress(chosen, "resizing")])
+    names = [names[i] for i in chosen]
+    train, test = stratified_split(labels_arr, test_fraction, rng)
+    split = DatasetSplit(
+        x_train=images[train],
+        x_test=images[test],
+        y_train=labels_arr[train],
+        y_test=labels_arr[test],
+        names_train=[names[i] for i in train],
+        names_test=[names[i] for i in test],
+        manifest={"parameters": params, "sources": sources, "train": [names[i] for i in train], "test": [names[i] for i in test]},
+    )
+    if use_cache:
+        _write_cache(cache_path, split)
+    return split
+
+
+def _sources(dataset: str, data_dir: str | Path | None) -> dict[str, str]:
+    """The source files a dataset is built from, each with its SHA-256, for the cache manifest."""
+    if dataset == "mni152":
+        import nilearn.datasets
+
+        template = Path(nilearn.datasets.__file__).parent / "data" / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
+        return {template.name: _sha256(template)} if template.exists() else {"nilearn": _nilearn_version()}
+    root = Path(data_dir)
+    files = find_images(root) + sorted(root.glob("*.csv"))
+    return {str(p.relative_to(root)): _sha256(p) for p in files}
+
+
+def _nilearn_version() -> str:
+    """nilearn's version, a stand-in source id when the template file cannot be located."""
+    from importlib.metadata import version
+
+    return version("nilearn")
+
+
+def _sha256(path: Path) -> str:
+    """SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_cache(path: Path, params: dict, sources: dict) -> DatasetSplit | None:
+    """A cached split if its manifest matches these parameters and source hashes, else None."""
+    manifest_path, arrays_path = path.with_suffix(".json"), path.with_suffix(".npz")
+    if not (manifest_path.exists() and arrays_path.exists()):
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("parameters") != params or manifest.get("sources") != sources:
+            return None
+        with np.load(arrays_path) as arrays:
+            return DatasetSplit(
+                arrays["x_train"], arrays["x_test"], arrays["y_train"], arrays["y_test"],
+                manifest["train"], manifest["test"], manifest,
+            )
+    except (OSError, ValueError, KeyError):
+        return None  # a damaged cache is rebuilt, never trusted
+
+
+def _write_cache(path: Path, split: DatasetSplit) -> None:
+    """Write the arrays and the manifest atomically (arrays first, so a manifest implies arrays)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, x_train=split.x_train, x_test=split.x_test, y_train=split.y_train, y_test=split.y_test)
+    os.replace(tmp, path.with_suffix(".npz"))
+    tmp_manifest = path.with_name(path.name + ".tmp.json")
+    tmp_manifest.write_text(json.dumps(split.manifest, indent=1))
+    os.replace(tmp_manifest, path.with_suffix(".json"))
+
+
+# ----------------------------------------------------------- streaming from disk
+
+
+def stream_folder(
+    data_dir: str | Path,
+    image_size: int,
+    channels: int = 3,
+    batch_size: int = 16,
+    fundus_crop: bool = False,
+    subset: str = "train",
+    test_fraction: float = DEFAULT_TEST_FRACTION,
+    seed: int = 0,
+):
+    """A ``tf.data.Dataset`` of (image, image) batches read from disk, for sets larger than memory.
+
+    Uses the same labels and seeded stratified split as ``load_dataset``; unreadable
+    files are skipped with a warning when met.
+    """
+    import tensorflow as tf
+
+    files, labels = folder_labels(data_dir, find_images(data_dir))
+    train, test = stratified_split(np.array(labels, dtype=str), test_fraction, np.random.default_rng(seed))
+    chosen = [files[i] for i in (train if subset == "train" else test)]
+
+    def generate() -> Iterator[np.ndarray]:
+        for path in chosen:
+            try:
+                yield prepare_image(read_image(path), image_size, channels, fundus_crop)
+            except ImageReadError as exc:
+                warnings.warn(f"skipped {exc}", SkippedImagesWarning, stacklevel=2)
+
+    spec = tf.TensorSpec((image_size, image_size, channels), tf.float32)
+    images = tf.data.Dataset.from_generator(generate, output_signature=spec)
+    return images.map(lambda x: (x, x)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _progress(items, description: str):
+    """A tqdm progress bar over ``items`` that stays quiet for short lists."""
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=description, disable=len(items) < 50, leave=False)

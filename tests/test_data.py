@@ -1,0 +1,218 @@
+"""Dataset loading: fixture folders in several formats, label files, splits, cache, bad input."""
+
+import socket
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from aecrypt.data import (
+    SkippedImagesWarning,
+    crop_fundus,
+    load_dataset,
+    read_image,
+    retina_image,
+    stream_folder,
+    stratified_split,
+)
+from aecrypt.errors import DatasetError, ImageReadError
+
+
+def _write(path, array, **save):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, **save)
+
+
+def _folder(tmp_path, rng, classes=("0", "1", "2"), per_class=6, corrupt=True):
+    """Images in sub-folders per class, in PNG/JPEG/TIFF, 8/16-bit, grey/RGB/RGBA."""
+    root = tmp_path / "images"
+    for c in classes:
+        for i in range(per_class):
+            kind = i % 5
+            name = root / c / f"img_{c}_{i}"
+            if kind == 0:
+                _write(name.with_suffix(".png"), rng.integers(0, 256, (20, 24, 3), dtype=np.uint8))
+            elif kind == 1:
+                _write(name.with_suffix(".jpg"), rng.integers(0, 256, (24, 20, 3), dtype=np.uint8), quality=90)
+            elif kind == 2:
+                _write(name.with_suffix(".tif"), rng.integers(0, 256, (16, 16), dtype=np.uint8))
+            elif kind == 3:
+                _write(name.with_suffix(".png"), rng.integers(0, 65536, (16, 16), dtype=np.uint16))
+            else:
+                _write(name.with_suffix(".png"), rng.integers(0, 256, (16, 16, 4), dtype=np.uint8))
+    if corrupt:
+        (root / classes[0] / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    return root
+
+
+def test_read_image_formats(tmp_path, rng):
+    sixteen = rng.integers(0, 65536, (8, 8), dtype=np.uint16)
+    _write(tmp_path / "a.png", sixteen)
+    x = read_image(tmp_path / "a.png")
+    assert x.shape == (8, 8, 1) and x.dtype == np.float32
+    np.testing.assert_allclose(x[..., 0], sixteen / 65535.0, atol=1e-6)
+    _write(tmp_path / "b.png", rng.integers(0, 256, (8, 8, 4), dtype=np.uint8))
+    assert read_image(tmp_path / "b.png").shape == (8, 8, 3)
+
+
+def test_read_image_errors(tmp_path):
+    with pytest.raises(ImageReadError, match="no such image"):
+        read_image(tmp_path / "missing.png")
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image at all")
+    with pytest.raises(ImageReadError, match="corrupt, truncated"):
+        read_image(bad)
+
+
+def test_truncated_image_is_an_error(tmp_path, rng):
+    path = tmp_path / "t.png"
+    _write(path, rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ImageReadError):
+        read_image(path)
+
+
+def test_folder_with_subfolder_classes(tmp_path, rng):
+    root = _folder(tmp_path, rng)
+    before = sorted((p, p.stat().st_mtime_ns) for p in root.rglob("*"))
+    with pytest.warns(SkippedImagesWarning, match="skipped 1 unreadable image.*broken.png"):
+        split = load_dataset("folder", data_dir=root, image_size=16, seed=0)
+    assert split.x_train.shape[1:] == (16, 16, 3)
+    assert len(split.x_train) + len(split.x_test) == 18
+    assert split.classes == ["0", "1", "2"]
+    # stratified: every class is in the test split in proportion (6 * 0.2 -> 1)
+    assert sorted(pd.Series(split.y_test).value_counts().tolist()) == [1, 1, 1]
+    assert split.x_train.min() >= 0 and split.x_train.max() <= 1
+    # nothing under the user's folder changed
+    assert sorted((p, p.stat().st_mtime_ns) for p in root.rglob("*")) == before
+
+
+def test_strict_mode_fails_on_an_unreadable_file(tmp_path, rng):
+    root = _folder(tmp_path, rng)
+    with pytest.raises(ImageReadError, match="broken.png"):
+        load_dataset("folder", data_dir=root, image_size=16, strict=True, use_cache=False)
+
+
+def test_split_is_deterministic_under_a_seed(tmp_path, rng):
+    root = _folder(tmp_path, rng, corrupt=False)
+    a = load_dataset("folder", data_dir=root, image_size=16, seed=3, use_cache=False)
+    b = load_dataset("folder", data_dir=root, image_size=16, seed=3, use_cache=False)
+    c = load_dataset("folder", data_dir=root, image_size=16, seed=4, use_cache=False)
+    assert a.names_test == b.names_test and np.array_equal(a.x_test, b.x_test)
+    assert a.names_test != c.names_test
+
+
+def test_messidor_csv_labels(tmp_path, rng):
+    root = tmp_path / "messidor"
+    names = [f"20051020_{i:05d}_0100_PP.png" for i in range(10)]
+    for name in names:
+        _write(root / "IMAGES" / name, rng.integers(0, 256, (12, 12, 3), dtype=np.uint8))
+    grades = [0, 1, 2, 3, 4, 0, 1, 2, 3, None]
+    pd.DataFrame({"image_id": names, "adjudicated_dr_grade": grades, "adjudicated_dme": 0}).to_csv(root / "messidor_data.csv", index=False)
+    with pytest.warns(SkippedImagesWarning, match="no row"):  # the ungradable image is left out
+        split = load_dataset("folder", data_dir=root, image_size=8, test_fraction=0.5, use_cache=False)
+    assert sorted(split.classes) == ["0", "1", "2", "3", "4"]
+    assert len(split.y_train) + len(split.y_test) == 9
+
+
+def test_eyepacs_csv_labels_and_balanced_subset(tmp_path, rng):
+    root = tmp_path / "eyepacs"
+    rows = []
+    for i in range(30):
+        _write(root / "train" / f"{i}_left.jpeg", rng.integers(0, 256, (12, 12, 3), dtype=np.uint8))
+        rows.append({"image": f"{i}_left", "level": i % 3})
+    pd.DataFrame(rows).to_csv(root / "trainLabels.csv", index=False)
+    split = load_dataset("folder", data_dir=root, image_size=8, per_class=4, test_fraction=0.25, use_cache=False)
+    counts = pd.Series(np.concatenate([split.y_train, split.y_test])).value_counts()
+    assert counts.to_dict() == {"0": 4, "1": 4, "2": 4}
+    assert pd.Series(split.y_test).value_counts().to_dict() == {"0": 1, "1": 1, "2": 1}
+
+
+def test_labels_file_naming_missing_images(tmp_path, rng):
+    root = tmp_path / "eyepacs"
+    _write(root / "1_left.jpeg", rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
+    pd.DataFrame({"image": ["1_left", "2_right"], "level": [0, 1]}).to_csv(root / "trainLabels.csv", index=False)
+    with pytest.raises(DatasetError, match="names 1 image.*2_right"):
+        load_dataset("folder", data_dir=root, image_size=8, use_cache=False)
+
+
+def test_missing_and_empty_folders(tmp_path):
+    with pytest.raises(DatasetError, match="no such dataset folder"):
+        load_dataset("folder", data_dir=tmp_path / "nope", image_size=8)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="no images found"):
+        load_dataset("folder", data_dir=tmp_path / "empty", image_size=8)
+    with pytest.raises(DatasetError, match="needs data_dir"):
+        load_dataset("folder", image_size=8)
+    with pytest.raises(DatasetError, match="unknown dataset"):
+        load_dataset("imagenet", image_size=8)
+
+
+def test_unlabelled_folder(tmp_path, rng):
+    root = tmp_path / "flat"
+    for i in range(5):
+        _write(root / f"{i}.png", rng.integers(0, 256, (8, 8), dtype=np.uint8))
+    split = load_dataset("folder", data_dir=root, image_size=8, channels=1, use_cache=False)
+    assert split.classes == ["unlabelled"] and split.x_train.shape[-1] == 1
+
+
+def test_cache_is_reused_and_rebuilt_when_sources_change(tmp_path, rng):
+    import aecrypt.config as config
+
+    root = _folder(tmp_path, rng, corrupt=False)
+    first = load_dataset("folder", data_dir=root, image_size=16)
+    assert list(config.PROCESSED_DIR.glob("*.json"))
+    again = load_dataset("folder", data_dir=root, image_size=16)
+    assert again.names_test == first.names_test and np.array_equal(again.x_test, first.x_test)
+    # change one source image: the manifest's hash no longer matches, so the cache is rebuilt
+    target = root / first.names_test[0]
+    image = np.asarray(Image.open(target))
+    Image.fromarray(255 - image).save(target)
+    rebuilt = load_dataset("folder", data_dir=root, image_size=16)
+    assert not np.array_equal(rebuilt.x_test, first.x_test)
+
+
+def test_stratified_split_proportions():
+    labels = np.array(["a"] * 10 + ["b"] * 20)
+    train, test = stratified_split(labels, 0.2, np.random.default_rng(0))
+    assert len(test) == 6 and (labels[test] == "a").sum() == 2
+    assert set(train).isdisjoint(test) and len(train) + len(test) == 30
+
+
+def test_default_dataset_loads_without_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the default dataset tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    split = load_dataset("mni152", image_size=32, seed=0)
+    total = len(split.x_train) + len(split.x_test)
+    assert 350 <= total <= 450
+    assert split.classes == ["axial", "coronal", "sagittal"]
+    assert split.x_train.shape[1:] == (32, 32, 3)
+    assert np.allclose(split.x_train[..., 0], split.x_train[..., 2])  # grey replicated
+    image = retina_image(32)
+    assert image.shape == (32, 32, 3) and image.max() > 0.5
+
+
+def test_max_images_keeps_a_small_stratified_subset():
+    split = load_dataset("mni152", image_size=16, max_images=30, seed=1, use_cache=False)
+    assert len(split.x_train) + len(split.x_test) == 30
+    assert split.classes == ["axial", "coronal", "sagittal"]
+
+
+def test_crop_fundus_drops_black_border():
+    image = np.zeros((20, 30, 3), np.float32)
+    image[5:15, 10:22] = 0.5
+    assert crop_fundus(image).shape == (10, 12, 3)
+
+
+def test_stream_folder_yields_batches(tmp_path, rng):
+    root = _folder(tmp_path, rng, corrupt=False)
+    stream = stream_folder(root, image_size=16, batch_size=4)
+    batches = list(stream)
+    total = sum(int(x.shape[0]) for x, _ in batches)
+    assert total == 15 and batches[0][0].shape[1:] == (16, 16, 3)
+    assert np.array_equal(batches[0][0].numpy(), batches[0][1].numpy())
