@@ -1,0 +1,81 @@
+"""Run profiles: named sets of notebook parameters, defined once for notebooks and the runner.
+
+A notebook's parameters cell leaves a parameter as ``None`` to take the profile's value;
+anything given explicitly (``papermill -p name value`` or ``aecrypt reproduce -p``) wins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aecrypt.errors import ParameterError
+
+#: Shared by every notebook; each notebook uses the subset it declares.
+PROFILES: dict[str, dict[str, Any]] = {
+    # Tiny images, a handful of them, one epoch: seconds per notebook, for tests.
+    "smoke": {
+        "image_size": 32,
+        "max_images": 24,
+        "per_class": None,
+        "epochs": 1,
+        "batch_size": 8,
+        "time_budget_minutes": 2.0,
+        "patience": 5,
+        "aes_repeats": 20,
+        "model_repeats": 3,
+        "noise_images": 4,
+        "sweep_points": 2,
+        "attack_epochs": 1,
+        "denoise_epochs": 1,
+    },
+    # What `make reproduce` runs: Table 2's shapes (224x224), all 409 MNI152 slices,
+    # as many epochs as fit the time budget, early stopping on validation loss.
+    "default": {
+        "image_size": 224,
+        "max_images": None,
+        "per_class": None,
+        "epochs": 60,
+        "batch_size": 16,
+        "time_budget_minutes": 7.0,
+        "patience": 4,
+        "aes_repeats": 200,
+        "model_repeats": 20,
+        "noise_images": 40,
+        "sweep_points": 5,
+        "attack_epochs": 3,
+        "denoise_epochs": 3,
+    },
+    # Section 4 as written: 224x224, adamax, MSE, 60 epochs, 80/20 split, 200 images.
+    "paper": {
+        "image_size": 224,
+        "max_images": 200,
+        "per_class": None,
+        "epochs": 60,
+        "batch_size": 16,
+        "time_budget_minutes": None,
+        "patience": None,
+        "aes_repeats": 500,
+        "model_repeats": 50,
+        "noise_images": None,
+        "sweep_points": 7,
+        "attack_epochs": 20,
+        "denoise_epochs": 20,
+    },
+}
+
+
+def profile_names() -> list[str]:
+    """The profiles a user can choose."""
+    return list(PROFILES)
+
+
+def resolve(profile: str, **given: Any) -> dict[str, Any]:
+    """Parameters for a notebook: each ``None`` in ``given`` replaced by the profile's value."""
+    if profile not in PROFILES:
+        raise ParameterError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    values = dict(given)
+    for name, value in given.items():
+        if value is None and name in PROFILES[profile]:
+            values[name] = PROFILES[profile][name]
+    values["profile"] = profile
+    return values

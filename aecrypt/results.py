@@ -1,0 +1,135 @@
+"""Writing results: tables (CSV, Markdown, LaTeX), figures (PNG, PDF) and run metadata, atomically.
+
+Every write goes to a temporary file beside the target and is renamed into place, so an
+interrupted run never leaves a half-written table behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+
+from aecrypt import config
+
+#: Packages whose versions every run records.
+RECORDED_PACKAGES = (
+    "aecrypt", "tensorflow", "tensorflow-cpu", "keras", "numpy", "pycryptodome", "cryptography",
+    "scikit-image", "pandas", "papermill", "nilearn", "matplotlib", "seaborn",
+)
+
+
+@contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` if the block succeeds."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write a text file atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Write JSON atomically (numpy scalars and paths become plain values)."""
+    return write_text(path, json.dumps(data, indent=2, default=_plain) + "\n")
+
+
+def _plain(value: Any) -> Any:
+    """JSON fallback for numpy scalars, paths and other simple objects."""
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def write_table(table: pd.DataFrame, name: str, folder: str | Path, caption: str = "", float_format: str = "{:.4g}") -> dict[str, Path]:
+    """Write a table as ``name.csv`` (data), ``name.md`` and ``name.tex`` (for the paper)."""
+    folder = Path(folder)
+    paths = {suffix: folder / f"{name}.{suffix}" for suffix in ("csv", "md", "tex")}
+    with atomic_path(paths["csv"]) as tmp:
+        table.to_csv(tmp, index=False)
+    shown = table.map(lambda v: float_format.format(v) if isinstance(v, float) else v)
+    markdown = (f"**{caption}**\n\n" if caption else "") + shown.to_markdown(index=False) + "\n"
+    write_text(paths["md"], markdown)
+    latex = shown.to_latex(index=False, caption=caption or None, label=f"tab:{name}", escape=True)
+    write_text(paths["tex"], latex)
+    return paths
+
+
+def save_figure(fig, name: str, folder: str | Path, dpi: int = 150) -> dict[str, Path]:
+    """Save a matplotlib figure as ``name.png`` and ``name.pdf``."""
+    folder = Path(folder)
+    paths = {}
+    for suffix in ("png", "pdf"):
+        with atomic_path(folder / f"{name}.{suffix}") as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=suffix)
+        paths[suffix] = folder / f"{name}.{suffix}"
+    return paths
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages the study depends on."""
+    found = {}
+    for name in RECORDED_PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), for timing tables."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_commit() -> str:
+    """The project's git commit (with '-dirty' if it has uncommitted changes), or 'unknown'."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=config.PROJ_ROOT, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=config.PROJ_ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if commit.returncode != 0:
+        return "unknown"
+    return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def run_metadata(parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a reader needs to reproduce a result: parameters, versions, CPU, commit, time."""
+    return {
+        "parameters": parameters or {},
+        "packages": package_versions(),
+        "python": platform.python_version(),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "git_commit": git_commit(),
+        "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
