@@ -23,7 +23,8 @@ def _pyproject_names() -> set[str]:
 
 def _environment_names() -> set[str]:
     names = set()
-    for line in (PROJ_ROOT / "environment.yml").read_text().splitlines():
+    text = (PROJ_ROOT / "environment.yml").read_text()
+    for line in text.split("dependencies:", 1)[1].splitlines():
         match = re.match(r"^\s{2}- ([A-Za-z0-9_.\-]+)", line)
         if match and match.group(1) not in {"python", "pip"}:
             names.add(_name(match.group(1)))

@@ -1,0 +1,94 @@
+"""The study's figures, each a function that returns a matplotlib figure for ``save_figure``."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg") if not matplotlib.get_backend().lower().startswith(("module://matplotlib_inline", "nbagg", "widget")) else None
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+sns.set_theme(context="notebook", style="whitegrid")
+
+
+def _show(ax, image: np.ndarray, title: str = "") -> None:
+    """Draw one image (grey if it has one channel) without axes."""
+    x = np.clip(np.asarray(image, np.float32), 0, 1)
+    ax.imshow(x[..., 0] if x.shape[-1] == 1 else x, cmap="gray" if x.shape[-1] == 1 else None, vmin=0, vmax=1)
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+
+
+def sample_grid(images: np.ndarray, labels: np.ndarray, per_class: int = 6) -> plt.Figure:
+    """A row of sample images for each class."""
+    classes = sorted(set(labels.tolist()))
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(1.6 * per_class, 1.7 * len(classes)), squeeze=False)
+    for row, label in enumerate(classes):
+        members = np.flatnonzero(labels == label)[:per_class]
+        for col in range(per_class):
+            ax = axes[row, col]
+            if col < len(members):
+                _show(ax, images[members[col]], label if col == 0 else "")
+            else:
+                ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def intensity_histograms(images: np.ndarray, labels: np.ndarray) -> plt.Figure:
+    """Distribution of pixel intensities per class (non-background pixels)."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label in sorted(set(labels.tolist())):
+        values = images[labels == label][..., 0].reshape(-1)
+        sns.kdeplot(values[values > 0.02][:200_000], ax=ax, label=str(label), fill=False)
+    ax.set_xlabel("intensity (background < 0.02 left out)")
+    ax.legend(title="class")
+    fig.tight_layout()
+    return fig
+
+
+def training_history(history: pd.DataFrame, best_epoch: int | None = None) -> plt.Figure:
+    """Figure 5: training and validation loss per epoch."""
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    ax.plot(history["epoch"], history["loss"], marker="o", label="training loss")
+    ax.plot(history["epoch"], history["val_loss"], marker="s", label="validation loss")
+    if best_epoch:
+        ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best epoch ({best_epoch})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE loss")
+    ax.set_yscale("log")
+    ax.set_title("Training and validation loss (cf. the paper's Figure 5)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def image_pairs(originals: np.ndarray, others: np.ndarray, titles: tuple[str, str] = ("original", "reconstruction"), count: int = 6) -> plt.Figure:
+    """Originals in the top row, their counterparts below."""
+    count = min(count, len(originals))
+    fig, axes = plt.subplots(2, count, figsize=(1.9 * count, 4), squeeze=False)
+    for col in range(count):
+        _show(axes[0, col], originals[col], titles[0] if col == 0 else "")
+        _show(axes[1, col], others[col], titles[1] if col == 0 else "")
+    fig.tight_layout()
+    return fig
+
+
+def to_displayable(array: np.ndarray) -> np.ndarray:
+    """Min-max scale any array to [0, 1] per channel so it can be drawn as an image."""
+    x = np.asarray(array, np.float32)
+    lo = x.min(axis=(0, 1), keepdims=True)
+    hi = x.max(axis=(0, 1), keepdims=True)
+    return (x - lo) / np.where(hi > lo, hi - lo, 1.0)
+
+
+def image_journey(panels: list[tuple[str, np.ndarray]]) -> plt.Figure:
+    """Figure 6: the image's journey, one labelled panel per stage."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.4), squeeze=False)
+    for ax, (title, image) in zip(axes[0], panels):
+        _show(ax, image, title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,47 @@
+"""The paper's reported numbers, named once, always shown beside ours and labelled as the paper's.
+
+Source: Alslman et al., Electronics 11(23):3967, 2022 (``shared/paper``). The paper gives
+SSIM and MSE with stray percent signs ("MSE was 0.0019% and the SSIM was 0.9528%"); the
+values below are read as plain fractions, as its conclusion does ("error value of 0.0019").
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: Section 4, "Analysis and Discussion": reconstruction quality without noise.
+PAPER_SSIM = 0.9528
+PAPER_MSE = 0.0019
+#: Section 4: "The model achieved an accuracy of 83%" (Keras accuracy, see model.py).
+PAPER_ACCURACY = 0.83
+PAPER_EPOCHS = 60
+PAPER_IMAGES = 200
+
+#: Table 3, seconds, "AES (without autoencoders)" vs "Proposed model (using autoencoders)".
+PAPER_TABLE3 = pd.DataFrame(
+    {
+        "method": ["AES (without autoencoders)", "Proposed model (using autoencoders)"],
+        "encryption_s": [0.05, 0.016],
+        "decryption_s": [0.05, 0.017],
+    }
+)
+#: Table 4: encryption-time enhancement over AES; Section 4 states 72 % for the proposed model.
+PAPER_TABLE4 = pd.DataFrame(
+    {
+        "model": ["DeepEDN", "Proposed model (AE-Img-Crypto)"],
+        "dl_model": ["Cycle-GAN", "Autoencoder"],
+        "enhancement_over_aes_percent": [50, 75],
+    }
+)
+PAPER_TIME_REDUCTION_TEXT = 0.72
+
+#: Table 6 as printed (percent; "-" where the paper gives nothing).
+PAPER_TABLE6 = pd.DataFrame(
+    {
+        "noise": ["none", "salt_pepper", "speckle", "poisson", "gaussian"],
+        "ssim_noisy": [None, 0.93, 0.06, 0.79, 0.13],
+        "ssim_pipeline": [0.9528, 0.94, 0.23, 0.90, 0.41],
+        "mse_noisy": [None, 0.00, 0.87, 0.01, 0.30],
+        "mse_pipeline": [0.0019, 0.00, 0.15, 0.00, 0.05],
+    }
+)
