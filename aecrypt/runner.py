@@ -126,6 +126,13 @@ def write_report(study: StudyRun, overrides: dict[str, Any]) -> Path:
     """``results/<profile>/REPORT.md``: every table, figure links, parameters, versions, times."""
     out = config.results_dir(study.profile)
     meta = run_metadata({"profile": study.profile, **overrides})
+    previous = out / "runs" / "study.json"
+    if previous.exists():  # a partial run (--only) keeps the other notebooks' times
+        import json
+
+        earlier = json.loads(previous.read_text()).get("seconds", {})
+        study.seconds = {**{k: v for k, v in earlier.items() if k not in study.seconds}, **study.seconds}
+        study.seconds = dict(sorted(study.seconds.items()))
     lines = [
         f"# aecrypt study report: `{study.profile}` profile",
         "",
