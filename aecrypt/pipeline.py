@@ -84,3 +84,17 @@ def receive(
             )
     features = np.stack([decrypt_features(p, key, allow_unauthenticated) for p in payloads]) if payloads else np.zeros((0, *expected), np.float32)
     return decode(decoder, features, batch_size)
+
+
+def round_trip(
+    encoder: keras.Model,
+    decoder: keras.Model,
+    images: np.ndarray,
+    key: bytes,
+    scheme: str = "gcm",
+    dtype: str = "float32",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> np.ndarray:
+    """The whole cryptosystem on a batch: encode, encrypt, decrypt, decode (what Table 6 measures)."""
+    payloads = send(encoder, images, key, scheme=scheme, dtype=dtype, batch_size=batch_size)
+    return receive(decoder, payloads, key, batch_size=batch_size, allow_unauthenticated=scheme != "gcm")

@@ -68,12 +68,23 @@ def write_table(table: pd.DataFrame, name: str, folder: str | Path, caption: str
     paths = {suffix: folder / f"{name}.{suffix}" for suffix in ("csv", "md", "tex")}
     with atomic_path(paths["csv"]) as tmp:
         table.to_csv(tmp, index=False)
-    shown = table.map(lambda v: float_format.format(v) if isinstance(v, float) else v)
+    shown = table.map(lambda v: _format_cell(v, float_format))
     markdown = (f"**{caption}**\n\n" if caption else "") + shown.to_markdown(index=False) + "\n"
     write_text(paths["md"], markdown)
     latex = shown.to_latex(index=False, caption=caption or None, label=f"tab:{name}", escape=True)
     write_text(paths["tex"], latex)
     return paths
+
+
+def _format_cell(value: Any, float_format: str) -> Any:
+    """Whole numbers as integers (byte counts), other floats with ``float_format``, NaN as '-'."""
+    if isinstance(value, float):
+        if value != value:
+            return "-"
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value)}"
+        return float_format.format(value)
+    return value
 
 
 def save_figure(fig, name: str, folder: str | Path, dpi: int = 150) -> dict[str, Path]:

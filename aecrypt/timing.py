@@ -44,9 +44,27 @@ def time_call(fn: Callable[[], object], repeats: int, warmup: int = DEFAULT_WARM
     return {"median_s": float(median), "q25_s": float(q25), "q75_s": float(q75), "min_s": float(samples.min()), "repeats": repeats}
 
 
+def time_interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = DEFAULT_WARMUP) -> dict[str, dict[str, float]]:
+    """Time several functions in alternation, so drift (clock speed, caches) hits all alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    samples = {name: np.empty(repeats) for name in fns}
+    for i in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            samples[name][i] = time.perf_counter() - start
+    result = {}
+    for name, values in samples.items():
+        q25, median, q75 = np.percentile(values, [25, 50, 75])
+        result[name] = {"median_s": float(median), "q25_s": float(q25), "q75_s": float(q75), "min_s": float(values.min()), "repeats": repeats}
+    return result
+
+
 def aes_table(payloads: dict[str, np.ndarray], key: bytes, schemes: tuple[str, ...], repeats: int) -> pd.DataFrame:
-    """Encryption and decryption time of each payload under each scheme (pycryptodome)."""
-    rows = []
+    """Encryption and decryption time of each payload under each scheme (pycryptodome), interleaved."""
+    jobs = {}
     for name, array in payloads.items():
         for scheme in schemes:
             if array.dtype == np.uint8:
@@ -56,11 +74,12 @@ def aes_table(payloads: dict[str, np.ndarray], key: bytes, schemes: tuple[str, .
                 dtype = name.split()[-1] if name.split()[-1] in ("float32", "float16", "uint8") else "float32"
                 encrypt = lambda a=array, s=scheme, d=dtype: encrypt_features(a, key, s, d)  # noqa: E731
             payload = encrypt()
-            enc = time_call(encrypt, repeats)
-            dec = time_call(lambda p=payload: decrypt_features(p, key, allow_unauthenticated=True), repeats)
+            decrypt = lambda p=payload: decrypt_features(p, key, allow_unauthenticated=True)  # noqa: E731
             plain = array.size * (1 if dtype == "uint8" else np.dtype(dtype).itemsize)
-            rows.append(_row(name, scheme, "pycryptodome", plain, len(payload), enc, dec))
-    return pd.DataFrame(rows)
+            jobs[(name, scheme)] = (encrypt, decrypt, plain, len(payload))
+    enc = time_interleaved({k: v[0] for k, v in jobs.items()}, repeats)
+    dec = time_interleaved({k: v[1] for k, v in jobs.items()}, repeats)
+    return pd.DataFrame([_row(n, s, "pycryptodome", job[2], job[3], enc[(n, s)], dec[(n, s)]) for (n, s), job in jobs.items()])
 
 
 def openssl_gcm_table(payloads: dict[str, np.ndarray], key: bytes, repeats: int) -> pd.DataFrame:

@@ -46,3 +46,14 @@ def test_encoder_given_the_wrong_image_size(tiny_models, rng):
     _, encoder, _ = tiny_models
     with pytest.raises(ModelFileError, match="takes arrays of shape"):
         encode(encoder, rng.random((1, 32, 32, 3), dtype=np.float32))
+
+
+def test_round_trip_matches_autoencoder_for_every_scheme(tiny_models, rng, key):
+    from aecrypt.cipher import SCHEMES
+    from aecrypt.pipeline import round_trip
+
+    autoencoder, encoder, decoder = tiny_models
+    images = rng.random((2, 16, 16, 3), dtype=np.float32)
+    for scheme in SCHEMES:
+        out = round_trip(encoder, decoder, images, key, scheme=scheme)
+        np.testing.assert_allclose(out, autoencoder(images).numpy(), rtol=1e-5, atol=1e-6)

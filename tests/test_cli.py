@@ -1,0 +1,127 @@
+"""The aecrypt command line on real files: round trip, and one-line errors with non-zero status."""
+
+import os
+import stat
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aecrypt.model import build_autoencoder, save_model
+
+
+def aecrypt(*args, cwd=None):
+    """Run the command line in a fresh process, as a user would."""
+    return subprocess.run([sys.executable, "-m", "aecrypt.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """A key, a 16x16 encoder/decoder pair and three image files (PNG, JPEG, 16-bit TIFF)."""
+    root = tmp_path_factory.mktemp("cli")
+    _, encoder, decoder = build_autoencoder(image_size=16)
+    save_model(encoder, root / "encoder.keras")
+    save_model(decoder, root / "decoder.keras")
+    rng = np.random.default_rng(0)
+    images = root / "scans"
+    images.mkdir()
+    Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(images / "a.png")
+    Image.fromarray(rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)).save(images / "b.jpg")
+    Image.fromarray(rng.integers(0, 65536, (16, 16), dtype=np.uint16)).save(images / "c.tif")
+    assert aecrypt("keygen", root / "study.key").returncode == 0
+    return root
+
+
+def _one_line_error(result):
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("aecrypt: error: ") and "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_keygen_is_private_and_refuses_to_overwrite(workspace):
+    key = workspace / "study.key"
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    before = key.read_bytes()
+    message = _one_line_error(aecrypt("keygen", key))
+    assert "already exists" in message and key.read_bytes() == before
+
+
+def test_round_trip_on_a_folder(workspace):
+    w = workspace
+    enc = aecrypt("encrypt", w / "scans", "--encoder", w / "encoder.keras", "--key", w / "study.key", "-o", w / "sealed")
+    assert enc.returncode == 0, enc.stderr
+    assert "images/s" in enc.stdout
+    payloads = sorted((w / "sealed").glob("*.aecrypt"))
+    assert [p.stem for p in payloads] == ["a", "b", "c"]
+    info = aecrypt("inspect", payloads[0])
+    assert info.returncode == 0 and "scheme gcm" in info.stdout and "shape 8x8x3" in info.stdout
+    dec = aecrypt("decrypt", w / "sealed", "--decoder", w / "decoder.keras", "--key", w / "study.key", "-o", w / "opened")
+    assert dec.returncode == 0, dec.stderr
+    out = np.asarray(Image.open(w / "opened" / "a.png"))
+    assert out.shape == (16, 16, 3)
+
+
+def test_tampered_payload(workspace):
+    w = workspace
+    aecrypt("encrypt", w / "scans" / "a.png", "--encoder", w / "encoder.keras", "--key", w / "study.key", "-o", w / "t")
+    payload = w / "t" / "a.aecrypt"
+    data = bytearray(payload.read_bytes())
+    data[-20] ^= 0x01
+    payload.write_bytes(bytes(data))
+    message = _one_line_error(aecrypt("decrypt", payload, "--decoder", w / "decoder.keras", "--key", w / "study.key", "-o", w / "t2"))
+    assert "key is wrong or the payload was altered" in message
+    assert not (w / "t2" / "a.png").exists()
+
+
+def test_wrong_key(workspace):
+    w = workspace
+    aecrypt("keygen", w / "other.key")
+    aecrypt("encrypt", w / "scans" / "b.jpg", "--encoder", w / "encoder.keras", "--key", w / "study.key", "-o", w / "wk")
+    message = _one_line_error(aecrypt("decrypt", w / "wk", "--decoder", w / "decoder.keras", "--key", w / "other.key", "-o", w / "wk2"))
+    assert "key is wrong" in message
+
+
+def test_missing_key_unreadable_image_and_mismatched_model(workspace, tmp_path):
+    w = workspace
+    assert "no such key file" in _one_line_error(
+        aecrypt("encrypt", w / "scans" / "a.png", "--encoder", w / "encoder.keras", "--key", tmp_path / "nope.key", "-o", tmp_path))
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"garbage")
+    assert "cannot read this image" in _one_line_error(
+        aecrypt("encrypt", broken, "--encoder", w / "encoder.keras", "--key", w / "study.key", "-o", tmp_path / "o"))
+    _, _, big_decoder = build_autoencoder(image_size=32)
+    save_model(big_decoder, tmp_path / "big.keras")
+    aecrypt("encrypt", w / "scans" / "a.png", "--encoder", w / "encoder.keras", "--key", w / "study.key", "-o", tmp_path / "m")
+    assert "decoder takes" in _one_line_error(
+        aecrypt("decrypt", tmp_path / "m", "--decoder", tmp_path / "big.keras", "--key", w / "study.key", "-o", tmp_path / "m2"))
+    assert "aecrypt encoder, but a decoder is needed" in _one_line_error(
+        aecrypt("decrypt", tmp_path / "m", "--decoder", w / "encoder.keras", "--key", w / "study.key", "-o", tmp_path / "m3"))
+
+
+def test_inspect_rejects_a_non_payload(tmp_path):
+    junk = tmp_path / "junk.aecrypt"
+    junk.write_bytes(b"hello world, not a payload")
+    assert "not an aecrypt payload" in _one_line_error(aecrypt("inspect", junk))
+
+
+def test_help_reads_well():
+    result = aecrypt("--help")
+    assert result.returncode == 0
+    for command in ("keygen", "encrypt", "decrypt", "inspect", "reproduce"):
+        assert command in result.stdout
+    assert "--encoder" in aecrypt("encrypt", "--help").stdout
+
+
+def test_reproduce_rejects_unknown_parameter():
+    message = _one_line_error_multiline(aecrypt("reproduce", "--profile", "smoke", "-p", "epohcs", "3"))
+    assert "unknown parameter(s) epohcs" in message
+
+
+def _one_line_error_multiline(result):
+    """Errors that list options may add lines after the first; the first still says what is wrong."""
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    return result.stderr.splitlines()[0]
