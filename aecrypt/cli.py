@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,6 +18,29 @@ from aecrypt.errors import AecryptError
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 PAYLOAD_SUFFIX = ".aecrypt"
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send file descriptor 2 to /dev/null meanwhile: TensorFlow's C++ start-up notices ignore log levels."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow and Keras without their start-up chatter, so errors stay one line."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _native_stderr_silenced():
+        import tensorflow  # noqa: F401
+        import keras  # noqa: F401
 
 
 def _value(text: str):
@@ -202,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run one sub-command; an aecrypt error becomes one line and exit status 1."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command in ("encrypt", "decrypt"):
+            _import_tensorflow_quietly()
         args.func(args)
     except AecryptError as exc:
         first, *rest = str(exc).splitlines() or [type(exc).__name__]
