@@ -41,6 +41,10 @@ class Run:
 def start(notebook: str, profile: str, **given: Any) -> Run:
     """Resolve parameters against the profile, create the output folder, record the run."""
     params = resolve(profile, **given)
+    if "precision" in params:  # record what "auto" chose on this machine
+        from aecrypt.model import resolve_precision
+
+        params["precision"] = resolve_precision(params["precision"])
     out = config.results_dir(profile)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "runs" / f"{notebook}.json", run_metadata(params))
@@ -80,7 +84,7 @@ def train_quick_model(run: Run, folder: Path, epochs: int = 2) -> None:
 
     split = load_dataset(**dataset_arguments(run))
     seed_everything(run.params.get("seed", 0))
-    autoencoder, encoder, decoder = build_autoencoder(image_size=run.params["image_size"])
+    autoencoder, encoder, decoder = build_autoencoder(image_size=run.params["image_size"], precision=run.params.get("precision", "float32"))
     train_autoencoder(autoencoder, split.x_train, split.x_test[:8], epochs=epochs, batch_size=16, seed=run.params.get("seed", 0))
     save_model(encoder, folder / ENCODER_FILE)
     save_model(decoder, folder / DECODER_FILE)

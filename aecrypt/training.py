@@ -48,21 +48,35 @@ def validation_split(n: int, fraction: float, rng: np.random.Generator) -> tuple
 
 
 def _batches(data, batch_size: int, rng: np.random.Generator | None):
-    """Yield float32 (input, target) batches from an array (shuffled if ``rng``) or a tf.data.Dataset."""
+    """Yield float32 (input, target) batches from an array (input = target), an (inputs,
+    targets) pair of arrays (shuffled together if ``rng``), or a tf.data.Dataset."""
     if isinstance(data, tf.data.Dataset):
         for x, y in data:
             yield x, y
         return
+    inputs, targets = _pair(data)
+    order = rng.permutation(len(inputs)) if rng is not None else np.arange(len(inputs))
+    for start in range(0, len(inputs), batch_size):
+        chosen = order[start : start + batch_size]
+        x = tf.constant(inputs[chosen])
+        yield x, (x if targets is inputs else tf.constant(targets[chosen]))
+
+
+def _pair(data) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and targets as float32 arrays of equal length (the same array for an autoencoder)."""
+    if isinstance(data, tuple):
+        if len(data) != 2 or len(data[0]) != len(data[1]):
+            raise ValueError("training data as a tuple must be (inputs, targets) of equal length")
+        return np.asarray(data[0], np.float32), np.asarray(data[1], np.float32)
     x = np.asarray(data, np.float32)
-    order = rng.permutation(len(x)) if rng is not None else np.arange(len(x))
-    for start in range(0, len(x), batch_size):
-        batch = tf.constant(x[order[start : start + batch_size]])
-        yield batch, batch
+    return x, x
 
 
 def _count(data) -> int | None:
-    """Number of images in an array, or None for a stream of unknown length."""
-    return None if isinstance(data, tf.data.Dataset) else len(data)
+    """Number of training examples, or None for a stream of unknown length."""
+    if isinstance(data, tf.data.Dataset):
+        return None
+    return len(data[0]) if isinstance(data, tuple) else len(data)
 
 
 def train_autoencoder(
@@ -82,9 +96,10 @@ def train_autoencoder(
 ) -> TrainingResult:
     """Train with Adamax and MSE (Section 4); input = target unless the data give pairs.
 
-    ``train_data`` and ``val_data`` are float arrays (N, H, W, C) in [0, 1] or
-    ``tf.data.Dataset`` objects of (input, target) batches (for sets larger than memory,
-    or noisy inputs with clean targets). History is appended to ``history_csv`` after
+    ``train_data`` and ``val_data`` are float arrays (N, H, W, C) in [0, 1], (inputs,
+    targets) pairs of arrays (noisy inputs with clean targets; features with images for
+    a decoder alone), or ``tf.data.Dataset`` objects of (input, target) batches (for sets
+    larger than memory). History is appended to ``history_csv`` after
     every epoch, so an interrupted run leaves a readable history. The best weights (by
     validation loss) are saved to ``checkpoint`` and restored at the end. Training stops
     early after ``patience`` epochs without improvement, or before an epoch that would

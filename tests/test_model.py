@@ -121,3 +121,52 @@ def test_loading_a_foreign_keras_model(tmp_path):
 def test_loading_a_missing_file(tmp_path):
     with pytest.raises(ModelFileError, match="no such model file"):
         load_model(tmp_path / "missing.keras")
+
+
+def test_flops_match_a_count_by_hand(paper_models):
+    from aecrypt.model import model_flops
+
+    autoencoder, encoder, decoder = paper_models
+    # 2 x positions x (3x3 x in x out) per layer, Table 2's shapes.
+    conv = lambda side, cin, cout: 2 * side * side * 9 * cin * cout  # noqa: E731
+    dense = lambda side, cin, cout: 2 * side * side * cin * cout  # noqa: E731
+    enc = conv(224, 3, 64) + conv(112, 64, 64) + conv(112, 64, 32) + dense(112, 32, 3)
+    dec = dense(112, 3, 3) + conv(112, 3, 32) + conv(224, 32, 64) + conv(224, 64, 64) + conv(224, 64, 3)
+    assert model_flops(encoder) == enc
+    assert model_flops(decoder) == dec
+    assert model_flops(autoencoder) == enc + dec
+
+
+def test_prose_layout_costs_fewer_flops():
+    from aecrypt.model import model_flops
+
+    _, _, table2 = build_autoencoder(upsample_position="table2")
+    _, _, prose = build_autoencoder(upsample_position="prose")
+    assert round(model_flops(prose) / 1e9, 2) == 4.36  # the figure issue 9 quotes
+    assert model_flops(table2) > model_flops(prose)
+
+
+def test_mixed_precision_model_round_trips_and_stays_close(tmp_path):
+    from aecrypt.model import model_precision
+
+    _, encoder32, decoder32 = build_autoencoder(image_size=16)
+    _, encoder16, decoder16 = build_autoencoder(image_size=16, precision="mixed_bfloat16")
+    encoder16.set_weights(encoder32.get_weights())
+    decoder16.set_weights(decoder32.get_weights())
+    path = save_model(decoder16, tmp_path / "decoder.keras")
+    loaded = load_model(path, "decoder")
+    assert model_precision(loaded) == "mixed_bfloat16" and model_precision(decoder32) == "float32"
+    x = np.random.default_rng(0).random((2, 16, 16, 3), dtype=np.float32)
+    features32 = encoder32(x).numpy()
+    features16 = encoder16(x).numpy()
+    assert features16.dtype == np.float32
+    assert np.abs(features16 - features32).max() < 0.05  # bfloat16 keeps ~3 significant digits
+    assert np.abs(loaded(features32).numpy() - decoder32(features32).numpy()).max() < 0.02
+
+
+def test_unknown_precision_is_rejected():
+    with pytest.raises(ValueError, match="precision"):
+        build_autoencoder(image_size=16, precision="float16")
+    from aecrypt.model import resolve_precision
+
+    assert resolve_precision("auto") in ("float32", "mixed_bfloat16")

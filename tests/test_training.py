@@ -90,3 +90,34 @@ def test_categorical_accuracy_counts_matching_argmax():
 def test_validation_split():
     train, val = validation_split(10, 0.2, np.random.default_rng(0))
     assert len(val) == 2 and set(train).isdisjoint(val)
+
+
+def test_trains_on_input_target_pairs():
+    x = _data()
+    noisy = np.clip(x + np.random.default_rng(1).normal(0, 0.1, x.shape), 0, 1).astype(np.float32)
+    seed_everything(0)
+    autoencoder, _, _ = build_autoencoder(image_size=16)
+    paired = train_autoencoder(autoencoder, (noisy[:9], x[:9]), (noisy[9:], x[9:]), epochs=1, seed=0, progress=False)
+    seed_everything(0)
+    autoencoder, _, _ = build_autoencoder(image_size=16)
+    plain = train_autoencoder(autoencoder, x[:9], x[9:], epochs=1, seed=0, progress=False)
+    # Same weights and batches: only the inputs differ, so the losses must differ.
+    assert np.isfinite(paired.history["loss"][0])
+    assert paired.history["loss"][0] != pytest.approx(plain.history["loss"][0], rel=1e-6)
+
+
+def test_mismatched_pairs_are_rejected():
+    x = _data()
+    autoencoder, _, _ = build_autoencoder(image_size=16)
+    with pytest.raises(ValueError, match="equal length"):
+        train_autoencoder(autoencoder, (x[:9], x[:8]), x[9:], epochs=1, progress=False)
+
+
+def test_mixed_bfloat16_trains_and_keeps_float32_outputs():
+    seed_everything(0)
+    autoencoder, encoder, decoder = build_autoencoder(image_size=16, precision="mixed_bfloat16")
+    x = _data()
+    result = train_autoencoder(autoencoder, x[:9], x[9:], epochs=2, batch_size=4, progress=False)
+    assert np.all(np.isfinite(result.history["loss"]))
+    assert encoder.output.dtype == "float32" and decoder.output.dtype == "float32"
+    assert all(w.dtype == "float32" for w in autoencoder.weights)  # weights stay float32
