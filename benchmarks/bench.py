@@ -1,0 +1,233 @@
+"""Performance benchmark: training and inference of the Table 2 model, sender and receiver,
+and AES, each measured in one run beside the ceiling it is judged against.
+
+    make bench                         # full run, ~15 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/bench.py --quick     # a minute: small sizes, sanity only
+
+Writes results/bench/ (or --out): bench.csv/.md (every measurement with its ceiling,
+the issue-9 reference figure and the target), layer_times.csv (what a training step's
+time goes to), precision_quality.csv (bfloat16 against float32 at equal epochs), and
+run.json (CPU, package versions, arguments). Not part of `make test`: nothing here is
+asserted, only measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aecrypt import config  # noqa: E402
+from aecrypt.cipher import generate_key  # noqa: E402
+from aecrypt.model import PRECISIONS, build_autoencoder, model_flops  # noqa: E402
+from aecrypt.pipeline import receive, send  # noqa: E402
+from aecrypt.results import cpu_model, run_metadata, write_json, write_table  # noqa: E402
+from aecrypt.timing import (  # noqa: E402
+    aes_table,
+    layer_training_times,
+    matmul_gflops,
+    model_call_time,
+    openssl_gcm_table,
+    openssl_speed,
+    time_call,
+    training_rate,
+)
+
+#: What issue 9 measured outside this project on the same kind of machine. Its model is the
+#: prose reading of the decoder (upsampling after the second transposed convolution,
+#: 4.36 GFLOP), not Table 2's layout (5.74 GFLOP); see README "Performance".
+REFERENCE = {
+    "matmul float32": "200 GFLOP/s",
+    "training 224 [float32, prose layout]": "9.4-10 img/s (fit)",
+    "encoder latency [float32]": "9.2 ms",
+    "encoder batch 32 [float32]": "125 img/s",
+    "decoder latency [float32]": "27 ms (prose model)",
+    "decoder batch 32 [float32]": "39 img/s (prose model)",
+    "aes-gcm pycryptodome": "118 us",
+    "aes-gcm openssl": "16 us",
+}
+#: Issue 9's targets on this machine.
+TARGETS = {
+    "paper training": ("<=", 12.0, "min"),
+    "sender latency": ("<=", 10.0, "ms"),
+    "sender batch 32": (">=", 120.0, "img/s"),
+    "receiver latency": ("<=", 28.0, "ms"),
+    "receiver batch 32": (">=", 40.0, "img/s"),
+}
+PAPER_TRAINING_IMAGES = 60 * 160  # Section 4: 60 epochs over the 160 training images
+
+
+def row(section: str, name: str, value: float, unit: str, ceiling: float | None = None, ceiling_name: str = "", **extra) -> dict:
+    """One measurement, with the share of its ceiling, the reference figure and the target."""
+    base = name.split(" [")[0]
+    target = TARGETS.get(base)
+    met = None
+    if target:
+        op, bound, _ = target
+        met = value <= bound if op == "<=" else value >= bound
+    return {
+        "section": section, "measurement": name, "value": value, "unit": unit,
+        "ceiling": ceiling, "ceiling_from": ceiling_name,
+        "share_of_ceiling": value / ceiling if ceiling else None,
+        "reference_issue9": REFERENCE.get(name, ""),
+        "target": f"{target[0]} {target[1]:g} {target[2]}" if target else "",
+        "met": "" if met is None else ("yes" if met else "NO"),
+        **extra,
+    }
+
+
+def bench_training(sizes: list[int], precisions: list[str], images: int, ceilings: dict[str, float]) -> list[dict]:
+    """Training images/s per size and precision, as GFLOP/s against the matmul ceiling."""
+    rows = []
+    for size in sizes:
+        for precision in precisions:
+            layouts = ["table2", "prose"] if size == 224 else ["table2"]
+            for layout in layouts:
+                rate = training_rate(size, precision, images=images, upsample_position=layout)
+                autoencoder, _, _ = build_autoencoder(size, upsample_position=layout, precision=precision)
+                gflop = 3 * model_flops(autoencoder) / 1e9
+                tag = f" [{precision}]" if layout == "table2" else f" [{precision}, prose layout]"
+                rows.append(row("training", f"training {size}{tag}", rate, "img/s"))
+                rows.append(row("training", f"training {size} GFLOP/s{tag}", rate * gflop, "GFLOP/s",
+                                ceilings[precision], f"matmul {precision}"))
+                print(f"  training {size}x{size} {precision} {layout}: {rate:.2f} img/s", flush=True)
+    return rows
+
+
+def bench_inference(size: int, precision: str, repeats: int, key: bytes, ceiling: float) -> list[dict]:
+    """Encoder, decoder, sender and receiver: latency for one image and throughput at batch 32."""
+    _, encoder, decoder = build_autoencoder(size, precision=precision)
+    rows = []
+    tag = f" [{precision}]"
+    for name, model in (("encoder", encoder), ("decoder", decoder)):
+        one = model_call_time(model, 1, repeats)["median_s"]
+        many = model_call_time(model, 32, max(3, repeats // 8))["median_s"]
+        gflop = model_flops(model) / 1e9
+        rows.append(row("inference", f"{name} latency{tag}", 1000 * one, "ms"))
+        rows.append(row("inference", f"{name} batch 32{tag}", 32 / many, "img/s"))
+        rows.append(row("inference", f"{name} batch 32 GFLOP/s{tag}", 32 / many * gflop, "GFLOP/s", ceiling, f"matmul {precision}"))
+    images = np.random.default_rng(0).random((32, size, size, 3), dtype=np.float32)
+    one_payload = send(encoder, images[:1], key)
+    payloads = send(encoder, images, key)
+    sender_one = time_call(lambda: send(encoder, images[:1], key), repeats, warmup=2)["median_s"]
+    sender_many = time_call(lambda: send(encoder, images, key), max(3, repeats // 8), warmup=1)["median_s"]
+    receiver_one = time_call(lambda: receive(decoder, one_payload, key), repeats, warmup=2)["median_s"]
+    receiver_many = time_call(lambda: receive(decoder, payloads, key), max(3, repeats // 8), warmup=1)["median_s"]
+    for name, value, unit in (
+        ("sender latency", 1000 * sender_one, "ms"), ("sender batch 32", 32 / sender_many, "img/s"),
+        ("receiver latency", 1000 * receiver_one, "ms"), ("receiver batch 32", 32 / receiver_many, "img/s"),
+    ):
+        rows.append(row("pipeline", f"{name}{tag}", value, unit))
+        print(f"  {name} [{precision}]: {value:.1f} {unit}", flush=True)
+    return rows
+
+
+def bench_aes(size: int, repeats: int, key: bytes) -> list[dict]:
+    """AES per scheme (pycryptodome) and AES-GCM through OpenSSL, in MB/s against `openssl speed`."""
+    features = np.random.default_rng(0).standard_normal((size // 2, size // 2, 3)).astype(np.float32)
+    payloads = {"features float32": features}
+    ceiling = openssl_speed(features.nbytes)
+    tables = [aes_table(payloads, key, ("gcm", "paper", "ecb", "cbc", "ctr"), repeats), openssl_gcm_table(payloads, key, repeats)]
+    rows = []
+    for table in tables:
+        for _, r in table.iterrows():
+            backend = "openssl" if r["backend"].startswith("cryptography") else r["backend"]
+            name = f"aes-{r['scheme']} {backend}"
+            rows.append(row("aes", name, 1e6 * r["encrypt_median_s"], "us", bytes=r["plaintext_bytes"]))
+            rows.append(row("aes", f"{name} MB/s", r["encrypt_MB_s"], "MB/s", ceiling, "openssl speed aes-256-gcm"))
+    print(f"  AES on {features.nbytes} bytes: openssl speed ceiling {ceiling} MB/s", flush=True)
+    return rows
+
+
+def bench_precision_quality(epochs: int, image_size: int, max_images: int | None) -> pd.DataFrame:
+    """Train float32 and mixed bfloat16 for the same epochs and seed; test SSIM, PSNR and speed."""
+    from aecrypt.data import load_dataset
+    from aecrypt.metrics import image_quality, summarize_quality
+    from aecrypt.pipeline import decode, encode
+    from aecrypt.training import seed_everything, train_autoencoder, validation_split
+
+    split = load_dataset("mni152", image_size=image_size, max_images=max_images, seed=0)
+    train, val = validation_split(len(split.x_train), 0.1, np.random.default_rng(0))
+    rows = []
+    for precision in PRECISIONS:
+        seed_everything(0)
+        autoencoder, encoder, decoder = build_autoencoder(image_size, precision=precision)
+        result = train_autoencoder(autoencoder, split.x_train[train], split.x_train[val], epochs=epochs, seed=0, progress=False)
+        quality = summarize_quality(image_quality(split.x_test, decode(decoder, encode(encoder, split.x_test))))
+        rows.append({"precision": precision, "epochs": epochs, "train_images": len(train), "test_images": len(split.x_test),
+                     "ssim": quality["ssim_mean"], "ssim_std": quality["ssim_std"], "psnr_db": quality["psnr_mean"],
+                     "final_val_loss": float(result.history["val_loss"].iloc[-1]),
+                     "training_images_per_second": result.images_per_second, "seconds": result.seconds})
+        print(f"  {precision}: SSIM {quality['ssim_mean']:.4f}, {result.images_per_second:.2f} img/s", flush=True)
+    table = pd.DataFrame(rows)
+    table["ssim_minus_float32"] = table["ssim"] - table["ssim"].iloc[0]
+    table["speedup"] = table["training_images_per_second"] / table["training_images_per_second"].iloc[0]
+    return table
+
+
+def paper_training_rows(measured: list[dict], precisions: list[str]) -> list[dict]:
+    """The `paper` profile's training time projected from the measured 224x224 training rate."""
+    rows = []
+    for precision in precisions:
+        rate = next(r["value"] for r in measured if r["measurement"] == f"training 224 [{precision}]")
+        rows.append(row("targets", f"paper training [{precision}]", PAPER_TRAINING_IMAGES / rate / 60, "min",
+                        note="projected: 9,600 images / measured rate, validation excluded"))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every measurement, print a table, and write results/bench/."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes and few repeats: checks the script runs")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default results/bench)")
+    parser.add_argument("--repeats", type=int, default=None, help="timing repetitions for one-image calls")
+    parser.add_argument("--quality-epochs", type=int, default=None, help="epochs for the bfloat16 quality check (0 skips it)")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    sizes = [32, 64] if quick else [64, 128, 224]
+    repeats = args.repeats or (5 if quick else 40)
+    quality_epochs = args.quality_epochs if args.quality_epochs is not None else (1 if quick else 6)
+    size = sizes[-1]
+    out = args.out or config.results_dir("bench-quick" if quick else "bench")
+    key = generate_key()
+    start = time.perf_counter()
+
+    print(f"aecrypt benchmark on {cpu_model()}", flush=True)
+    ceilings = {p: matmul_gflops(p.replace("mixed_", ""), n=512 if quick else 2048) for p in PRECISIONS}
+    rows = [row("ceiling", f"matmul {p.replace('mixed_', '')}", g, "GFLOP/s") for p, g in ceilings.items()]
+    print("  matmul ceilings: " + ", ".join(f"{p} {g:.0f} GFLOP/s" for p, g in ceilings.items()), flush=True)
+    rows += bench_training(sizes, list(PRECISIONS), images=16 if quick else 64, ceilings=ceilings)
+    if not quick:
+        rows += paper_training_rows(rows, list(PRECISIONS))
+    for precision in PRECISIONS:
+        rows += bench_inference(size, precision, repeats, key, ceilings[precision])
+    rows += bench_aes(size, 20 if quick else 200, key)
+
+    layers = pd.concat([layer_training_times(build_autoencoder(size, precision=p)[0], repeats=3 if quick else 5).assign(precision=p)
+                        for p in PRECISIONS])
+    write_table(layers, "layer_times", out, caption=f"Forward+backward time per layer, {size}x{size}, batch 16")
+    if quality_epochs:
+        quality = bench_precision_quality(quality_epochs, size, 40 if quick else None)
+        write_table(quality, "precision_quality", out, caption="float32 vs mixed bfloat16, same seed and epochs")
+
+    rows.append(row("memory", "peak resident memory", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MiB"))
+    table = pd.DataFrame(rows)
+    write_table(table, "bench", out, caption=f"aecrypt benchmark, {cpu_model()}")
+    write_json(out / "run.json", {**run_metadata(vars(args) | {"sizes": sizes, "repeats": repeats}),
+                                  "seconds": time.perf_counter() - start})
+    show = table[["measurement", "value", "unit", "share_of_ceiling", "reference_issue9", "target", "met"]]
+    print(show.to_markdown(index=False, floatfmt=".3g"))
+    print(f"\nwrote {out} in {(time.perf_counter() - start) / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
