@@ -68,11 +68,63 @@ def training_history(history: pd.DataFrame, best_epoch: int | None = None) -> pl
 
 def image_pairs(originals: np.ndarray, others: np.ndarray, titles: tuple[str, str] = ("original", "reconstruction"), count: int = 6) -> plt.Figure:
     """Originals in the top row, their counterparts below."""
-    count = min(count, len(originals))
-    fig, axes = plt.subplots(2, count, figsize=(1.9 * count, 4), squeeze=False)
-    for col in range(count):
-        _show(axes[0, col], originals[col], titles[0] if col == 0 else "")
-        _show(axes[1, col], others[col], titles[1] if col == 0 else "")
+    return image_rows([(titles[0], originals), (titles[1], others)], count)
+
+
+def image_rows(rows: list[tuple[str, np.ndarray]], count: int = 6) -> plt.Figure:
+    """One labelled row of images per batch, the same images in each column."""
+    count = min(count, *(len(images) for _, images in rows))
+    fig, axes = plt.subplots(len(rows), count, figsize=(1.9 * count, 2 * len(rows)), squeeze=False)
+    for r, (title, images) in enumerate(rows):
+        for col in range(count):
+            _show(axes[r, col], images[col], title if col == 0 else "")
+    fig.tight_layout()
+    return fig
+
+
+def byte_images(samples: dict[str, tuple[bytes, int]], columns: int = 3) -> plt.Figure:
+    """Each byte string drawn as a grey image, rows as in its plaintext: structure shows as pattern."""
+    names = list(samples)
+    fig, axes = _panels(len(names), columns, height=3.2)
+    for ax, name in zip(axes, names):
+        data, rows = samples[name]
+        grid = np.frombuffer(data, np.uint8)[: len(data) - len(data) % rows].reshape(rows, -1)
+        ax.imshow(grid, cmap="gray", vmin=0, vmax=255, aspect="auto", interpolation="nearest")
+        ax.set_title(name, fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def _panels(count: int, columns: int, height: float) -> tuple[plt.Figure, list]:
+    """A grid of ``count`` axes in rows of ``columns``, spare cells hidden."""
+    n_rows = -(-count // columns)
+    fig, axes = plt.subplots(n_rows, columns, figsize=(4.2 * columns, height * n_rows), squeeze=False)
+    for ax in list(axes.flat)[count:]:
+        ax.axis("off")
+    return fig, list(axes.flat)[:count]
+
+
+def byte_histograms(samples: dict[str, tuple[bytes, int]], columns: int = 3) -> plt.Figure:
+    """Histogram of byte values for each byte string (flat for a good cipher)."""
+    names = list(samples)
+    fig, axes = _panels(len(names), columns, height=2.6)
+    for ax, name in zip(axes, names):
+        counts = np.bincount(np.frombuffer(samples[name][0], np.uint8), minlength=256)
+        ax.bar(np.arange(256), counts, width=1.0, color="tab:blue")
+        ax.set_yscale("log")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("byte value", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def feature_views(image: np.ndarray, views: np.ndarray) -> plt.Figure:
+    """An image beside each of its feature channels stretched to [0, 1] and drawn in grey."""
+    fig, axes = plt.subplots(1, len(views) + 1, figsize=(3 * (len(views) + 1), 3.3), squeeze=False)
+    _show(axes[0, 0], image, "original")
+    for c, view in enumerate(views):
+        _show(axes[0, c + 1], view[..., None], f"feature channel {c}, stretched")
     fig.tight_layout()
     return fig
 
