@@ -25,7 +25,7 @@ def _environment_names() -> set[str]:
     names = set()
     text = (PROJ_ROOT / "environment.yml").read_text()
     for line in text.split("dependencies:", 1)[1].splitlines():
-        match = re.match(r"^\s{2}- ([A-Za-z0-9_.\-]+)", line)
+        match = re.match(r"^\s+- ([A-Za-z0-9_.][A-Za-z0-9_.\-]*)", line)  # conda and pip entries, not "-e ."
         if match and match.group(1) not in {"python", "pip"}:
             names.add(_name(match.group(1)))
     return names
