@@ -88,12 +88,14 @@ def _format_cell(value: Any, float_format: str) -> Any:
 
 
 def save_figure(fig, name: str, folder: str | Path, dpi: int = 150) -> dict[str, Path]:
-    """Save a matplotlib figure as ``name.png`` and ``name.pdf``."""
+    """Save a matplotlib figure as ``name.png`` and ``name.pdf`` (no creation date in the PDF,
+    so the same figure gives the same file)."""
     folder = Path(folder)
     paths = {}
     for suffix in ("png", "pdf"):
+        metadata = {"CreationDate": None} if suffix == "pdf" else None
         with atomic_path(folder / f"{name}.{suffix}") as tmp:
-            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=suffix)
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=suffix, metadata=metadata)
         paths[suffix] = folder / f"{name}.{suffix}"
     return paths
 

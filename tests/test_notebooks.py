@@ -39,6 +39,21 @@ def test_smoke_study_runs_every_notebook(study_dirs):
             assert (out / f"{stem}.{suffix}").exists()
     assert (config.models_dir("smoke") / "main" / "encoder.keras").exists()
     assert (out / "runs" / "02_train_autoencoder.json").exists()
+    # notebook 05: every method, with BM3D where it installs and the denoising variant
+    import pandas as pd
+
+    from aecrypt.robustness import bm3d_available
+
+    methods = set(pd.read_csv(out / "table6_noise_robustness_all.csv")["method"])
+    assert {"noisy input", "autoencoder pipeline", "median 3x3", "non-local means", "denoising autoencoder pipeline"} <= methods
+    assert ("BM3D" in methods) == bm3d_available()
+    # notebook 06: the security tables and figures
+    for stem in ("table_cipher_statistics", "table_differential", "table_feature_similarity", "table_substitute_decoder"):
+        assert (out / f"{stem}.csv").exists(), stem
+    for stem in ("fig_cipher_bytes", "fig_byte_histograms", "fig_feature_views", "fig_substitute_decoder"):
+        assert (out / f"{stem}.png").exists(), stem
+    schemes = set(pd.read_csv(out / "table_differential.csv")["scheme"])
+    assert {"gcm", "paper", "ecb"} <= schemes
 
 
 def test_unknown_parameter_is_rejected_before_running(study_dirs):
