@@ -24,7 +24,7 @@ from aecrypt import config
 #: Packages whose versions every run records.
 RECORDED_PACKAGES = (
     "aecrypt", "tensorflow", "tensorflow-cpu", "keras", "numpy", "pycryptodome", "cryptography",
-    "scikit-image", "pandas", "papermill", "nilearn", "matplotlib", "seaborn",
+    "scikit-image", "pandas", "papermill", "nilearn", "matplotlib", "seaborn", "bm3d",
 )
 
 
