@@ -34,7 +34,7 @@ from Crypto.Protocol.KDF import HKDF, scrypt
 from Crypto.Random import get_random_bytes
 from Crypto.Util.Padding import pad, unpad
 
-from aecrypt.errors import KeyFileError, PayloadFormatError, WrongKeyOrTamperedError
+from aecrypt.errors import KeyFileError, ParameterError, PayloadFormatError, UnauthenticatedPayloadError, WrongKeyOrTamperedError
 
 MAGIC = b"AECR"
 PAYLOAD_VERSION = 1
@@ -93,9 +93,18 @@ class PayloadHeader:
 # ----------------------------------------------------------------------------- keys
 
 
-def generate_key() -> bytes:
-    """A fresh random AES-256 key from the operating system's CSPRNG."""
-    return get_random_bytes(KEY_BYTES)
+def generate_key(rng: np.random.Generator | None = None) -> bytes:
+    """A fresh random AES-256 key from the operating system's CSPRNG.
+
+    ``rng`` is for the study only: a key drawn from a seeded generator makes a notebook's
+    tables repeat byte for byte. Never use it for a key that protects real data.
+    """
+    return get_random_bytes(KEY_BYTES) if rng is None else _study_bytes(rng, KEY_BYTES)
+
+
+def _study_bytes(rng: np.random.Generator, count: int) -> bytes:
+    """``count`` bytes from a seeded generator (study keys and nonces, never real ones)."""
+    return rng.integers(0, 256, count, dtype=np.uint8).tobytes()
 
 
 def save_key(key: bytes, path: str | Path) -> Path:
@@ -200,38 +209,40 @@ def encrypt_features(
     key: bytes,
     scheme: str = "gcm",
     dtype: str = "float32",
+    rng: np.random.Generator | None = None,
 ) -> bytes:
     """Encrypt a feature map (any float array) into a payload; ``dtype`` sets its size and precision.
 
     ``dtype``: ``float32`` (bit-exact), ``float16`` (half the bytes; values must fit
     float16's range) or ``uint8`` (a quarter, per-channel affine quantisation).
+    ``rng`` draws the nonce from a seeded generator, for reproducible study tables only.
     """
     if dtype not in FEATURE_DTYPES:
-        raise ValueError(f"dtype must be one of {FEATURE_DTYPES}, not {dtype!r}")
+        raise ParameterError(f"dtype must be one of {FEATURE_DTYPES}, not {dtype!r}")
     x = np.asarray(features)
     if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"features must be floating point, not {x.dtype}; use encrypt_image() for uint8 images")
+        raise ParameterError(f"features must be floating point, not {x.dtype}; use encrypt_image() for uint8 images")
     if not np.all(np.isfinite(x)):
-        raise ValueError("features contain NaN or infinity; the encoder's output is broken")
+        raise ParameterError("features contain NaN or infinity; the encoder's output is broken")
     scales = offsets = np.zeros(0, np.float32)
     if dtype == "float32":
         data, code = x.astype(np.float32), "float32"
     elif dtype == "float16":
         if np.abs(x).max(initial=0.0) > _FLOAT16_MAX:
-            raise ValueError(f"features exceed float16's range (±{_FLOAT16_MAX:g}); use dtype='float32'")
+            raise ParameterError(f"features exceed float16's range (±{_FLOAT16_MAX:g}); use dtype='float32'")
         data, code = x.astype(np.float16), "float16"
     else:
         data, scales, offsets = quantize_uint8(x)
         code = "uint8q"
-    return _seal(data, key, scheme, code, scales, offsets)
+    return _seal(data, key, scheme, code, scales, offsets, rng)
 
 
-def encrypt_image(image: np.ndarray, key: bytes, scheme: str = "gcm") -> bytes:
+def encrypt_image(image: np.ndarray, key: bytes, scheme: str = "gcm", rng: np.random.Generator | None = None) -> bytes:
     """Encrypt a raw uint8 image in the same payload format (the paper's 'AES without autoencoder')."""
     x = np.asarray(image)
     if x.dtype != np.uint8:
-        raise ValueError(f"encrypt_image takes a uint8 image, not {x.dtype}; use encrypt_features() for floats")
-    return _seal(x, key, scheme, "uint8", np.zeros(0, np.float32), np.zeros(0, np.float32))
+        raise ParameterError(f"encrypt_image takes a uint8 image, not {x.dtype}; use encrypt_features() for floats")
+    return _seal(x, key, scheme, "uint8", np.zeros(0, np.float32), np.zeros(0, np.float32), rng)
 
 
 def decrypt_features(payload: bytes, key: bytes, allow_unauthenticated: bool = False) -> np.ndarray:
@@ -245,7 +256,7 @@ def decrypt_features(payload: bytes, key: bytes, allow_unauthenticated: bool = F
     _check_key(key)
     header = read_header(payload)
     if not header.authenticated and not allow_unauthenticated:
-        raise PayloadFormatError(
+        raise UnauthenticatedPayloadError(
             f"this payload uses the unauthenticated scheme {header.scheme!r}, which cannot detect a wrong key "
             "or tampering; pass allow_unauthenticated=True only for payloads you made for the study"
         )
@@ -267,16 +278,19 @@ def ciphertext_bytes(payload: bytes) -> bytes:
     return bytes(payload[header.header_bytes : header.header_bytes + header.body_bytes])
 
 
-def _seal(data: np.ndarray, key: bytes, scheme: str, dtype_code: str, scales: np.ndarray, offsets: np.ndarray) -> bytes:
+def _seal(
+    data: np.ndarray, key: bytes, scheme: str, dtype_code: str, scales: np.ndarray, offsets: np.ndarray,
+    rng: np.random.Generator | None = None,
+) -> bytes:
     """Build the header, encrypt ``data``'s bytes under ``scheme`` and assemble the payload."""
     _check_key(key)
     if scheme not in SCHEMES:
-        raise ValueError(f"scheme must be one of {SCHEMES}, not {scheme!r}")
+        raise ParameterError(f"scheme must be one of {SCHEMES}, not {scheme!r}")
     if data.ndim == 0 or data.ndim > MAX_NDIM:
-        raise ValueError(f"arrays of 1 to {MAX_NDIM} dimensions can be encrypted, not {data.ndim}")
+        raise ParameterError(f"arrays of 1 to {MAX_NDIM} dimensions can be encrypted, not {data.ndim}")
     plain = np.ascontiguousarray(data).tobytes()
     nonce = {"gcm": GCM_NONCE_BYTES, "ctr": CTR_NONCE_BYTES, "cbc": CBC_IV_BYTES}.get(scheme, 0)
-    nonce_bytes = get_random_bytes(nonce) if nonce else b""
+    nonce_bytes = b"" if not nonce else get_random_bytes(nonce) if rng is None else _study_bytes(rng, nonce)
     body_len = _body_length(scheme, len(plain))
     tag_len = GCM_TAG_BYTES if scheme == "gcm" else 0
     header = _pack_header(scheme, dtype_code, data.shape, scales, offsets, nonce_bytes, body_len, tag_len)

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from aecrypt.errors import AecryptError
+from aecrypt.errors import AecryptError, ParameterError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -165,13 +165,36 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     from aecrypt.runner import run_study
 
     overrides = {name: _value(value) for name, value in args.param}
+    if args.data_dir and args.dataset != "folder":
+        raise ParameterError("--data-dir is read only with --dataset folder; add --dataset folder, or drop --data-dir")
     if args.dataset:
         overrides["dataset"] = args.dataset
     if args.data_dir:
         overrides["data_dir"] = str(Path(args.data_dir).resolve())
-    only = [item for chunk in args.only for item in chunk.split(",") if item] if args.only else None
-    study = run_study(args.profile, only=only, overrides=overrides)
-    print(f"study done in {sum(study.seconds.values()) / 60:.1f} min; report: {study.report}")
+    only = [item for chunk in args.only for item in chunk.split(",")] if args.only is not None else None
+    seeds = _seeds(args.seeds) if args.seeds is not None else None
+    start = time.perf_counter()
+    study = run_study(args.profile, only=only, overrides=overrides, seeds=seeds)
+    if args.profile == "default" and only is None and not overrides:
+        from aecrypt.report import update_readme
+
+        print(f"README.md results block rewritten from {update_readme().parent / 'results' / 'default'}")
+    print(f"study done in {(time.perf_counter() - start) / 60:.1f} min; report: {study.report}")
+
+
+def _seeds(text: str) -> list[int]:
+    """'0,1,2' as a list of seeds, or a ParameterError."""
+    try:
+        return [int(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise ParameterError(f"--seeds takes whole numbers separated by commas, such as 0,1,2; not {text!r}") from None
+
+
+def cmd_readme(args: argparse.Namespace) -> None:
+    """Rewrite README.md's results block from the committed results/default files."""
+    from aecrypt.report import update_readme
+
+    print(f"rewrote the results block of {update_readme()}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,7 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="your image folder when --dataset folder")
     p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="override a notebook parameter (checked against the notebooks' parameters cells)")
+    p.add_argument("--seeds", help="run the seed-dependent notebooks (02, 05, 06) once per seed, e.g. 0,1,2; "
+                                   "the report gives mean and standard deviation across them")
     p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("readme", help="rewrite README.md's results block from the committed results/default files")
+    p.set_defaults(func=cmd_readme)
     return parser
 
 

@@ -27,6 +27,11 @@ def results_dir(profile: str) -> Path:
     return RESULTS_DIR / profile
 
 
+def scratch_dir(profile: str) -> Path:
+    """Folder for ad-hoc runs (papermill by hand, JupyterLab): git-ignored, never committed."""
+    return RESULTS_DIR / "scratch" / profile
+
+
 def models_dir(profile: str) -> Path:
     """Folder for one run profile's trained encoder and decoder."""
     return MODELS_DIR / profile

@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from skimage.transform import resize
 
 from aecrypt import config
-from aecrypt.errors import DatasetError, ImageReadError
+from aecrypt.errors import DatasetError, ImageReadError, ParameterError
 
 DATASETS = ("mni152", "retina", "folder")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -36,7 +36,20 @@ BRAIN_THRESHOLD = 0.05
 MNI_PLANES = ("sagittal", "coronal", "axial")  # slicing along volume axes 0, 1, 2
 #: A pixel belongs to a fundus photograph's field of view above this grey level (of 1).
 FUNDUS_BACKGROUND = 0.04
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+#: How a dataset is split. "slabs" (volumes): each plane cut into contiguous slabs, whole
+#: slabs go to training, validation or test, with a guard gap between them; "random":
+#: images drawn at random per class (folders of independent photographs).
+SPLITS = ("slabs", "random")
+#: Slabs per plane; the seed picks which go to test and validation.
+SLABS_PER_PLANE = 10
+#: Default guard gap (mm) between training, validation and test slabs. notebooks/01 measures
+#: the nearest-training SSIM of the test slices against the gap (table_leakage_by_gap).
+DEFAULT_GUARD_MM = 4.0
+#: The share of non-test images held out for validation (early stopping).
+DEFAULT_VALIDATION_FRACTION = 0.1
+#: Roles an image can have in a split; "guard" images are left out of all three.
+ROLES = ("train", "validation", "test", "guard")
 
 MESSIDOR_COLUMNS = ("image_id", "adjudicated_dr_grade")
 EYEPACS_COLUMNS = ("image", "level")
@@ -48,7 +61,9 @@ class SkippedImagesWarning(UserWarning):
 
 @dataclass
 class DatasetSplit:
-    """A dataset split into train and test images (float32 in [0, 1], NHWC) with labels."""
+    """A dataset split into training, validation and test images (float32 in [0, 1], NHWC),
+    with labels and names; ``guard`` images sit in the gaps between slabs and are used by
+    none of the three (only to measure what a neighbour of a training image scores)."""
 
     x_train: np.ndarray
     x_test: np.ndarray
@@ -56,18 +71,36 @@ class DatasetSplit:
     y_test: np.ndarray
     names_train: list[str]
     names_test: list[str]
+    x_val: np.ndarray = field(default_factory=lambda: np.zeros((0, 1, 1, 1), np.float32))
+    y_val: np.ndarray = field(default_factory=lambda: np.zeros(0, str))
+    names_val: list[str] = field(default_factory=list)
+    x_guard: np.ndarray = field(default_factory=lambda: np.zeros((0, 1, 1, 1), np.float32))
+    names_guard: list[str] = field(default_factory=list)
     manifest: dict = field(default_factory=dict)
 
     @property
     def classes(self) -> list[str]:
-        """Sorted class names present in either split (``['unlabelled']`` without labels)."""
-        return sorted(set(self.y_train.tolist()) | set(self.y_test.tolist()))
+        """Sorted class names present in any split (``['unlabelled']`` without labels)."""
+        return sorted(set(self.y_train.tolist()) | set(self.y_val.tolist()) | set(self.y_test.tolist()))
 
     def summary(self) -> pd.DataFrame:
         """Counts per class and split, for the data notebook's table."""
-        rows = [{"split": "train", "class": y} for y in self.y_train] + [{"split": "test", "class": y} for y in self.y_test]
+        rows = [{"split": role, "class": y} for role, labels in (("train", self.y_train), ("validation", self.y_val), ("test", self.y_test)) for y in labels]
         table = pd.DataFrame(rows).value_counts().unstack("split", fill_value=0)
-        return table.reindex(columns=["train", "test"], fill_value=0).rename_axis(columns=None).reset_index()
+        return table.reindex(columns=["train", "validation", "test"], fill_value=0).rename_axis(columns=None).reset_index()
+
+    def test_hash(self) -> str:
+        """SHA-256 of the sorted test image names: two runs test on the same images iff equal."""
+        return names_hash(self.names_test)
+
+    def train_hash(self) -> str:
+        """SHA-256 of the sorted training and validation image names."""
+        return names_hash(self.names_train + self.names_val)
+
+
+def names_hash(names: list[str]) -> str:
+    """A short, order-free fingerprint of a list of image names."""
+    return hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()[:16]
 
 
 # ------------------------------------------------------------------ single images
@@ -151,7 +184,7 @@ def set_channels(image: np.ndarray, channels: int) -> np.ndarray:
         return np.repeat(image, 3, axis=-1)
     if channels == 1 and have == 3:
         return (image @ np.array([0.2125, 0.7154, 0.0721], np.float32))[..., None]  # ITU-R BT.709 luma
-    raise ValueError(f"cannot turn {have} channels into {channels}")
+    raise ParameterError(f"cannot turn {have} channels into {channels}")
 
 
 def pad_to_square(image: np.ndarray) -> np.ndarray:
@@ -183,18 +216,26 @@ def mni152_volume() -> np.ndarray:
     return volume / max(float(volume.max()), 1e-12)
 
 
-def mni152_slices(min_brain_fraction: float = MIN_BRAIN_FRACTION) -> tuple[list[np.ndarray], list[str], list[str]]:
-    """Sagittal, coronal and axial slices with enough brain in them; returns slices, planes, names."""
+def mni152_slices(min_brain_fraction: float = MIN_BRAIN_FRACTION) -> tuple[list[np.ndarray], list[str], list[str], np.ndarray]:
+    """Sagittal, coronal and axial slices with enough brain in them.
+
+    Returns slices, planes, names and each slice's position in mm along its plane's
+    axis. The template is symmetric (ICBM 2009a *sym*), so a sagittal slice and its
+    mirror across the midline are the same picture: sagittal positions are distances from
+    the midline, and the slab split keeps a slice and its mirror on the same side.
+    """
     volume = mni152_volume()
-    slices, planes, names = [], [], []
+    slices, planes, names, positions = [], [], [], []
     for axis, plane in enumerate(MNI_PLANES):
         stack = np.moveaxis(volume, axis, 0)
         fraction = (stack > BRAIN_THRESHOLD).reshape(stack.shape[0], -1).mean(axis=1)
+        midline = (stack.shape[0] - 1) / 2
         for index in np.flatnonzero(fraction >= min_brain_fraction):
             slices.append(np.rot90(stack[index]).copy())  # rotate so the head points up
             planes.append(plane)
             names.append(f"mni152/{plane}/{index:03d}")
-    return slices, planes, names
+            positions.append(abs(index - midline) if plane == "sagittal" else float(index))  # 1 mm voxels
+    return slices, planes, names, np.array(positions, np.float64)
 
 
 def retina_image(image_size: int, channels: int = 3) -> np.ndarray:
@@ -203,6 +244,64 @@ def retina_image(image_size: int, channels: int = 3) -> np.ndarray:
 
     raw = skdata.retina().astype(np.float32) / 255.0
     return prepare_image(raw, image_size, channels, fundus_crop=True)
+
+
+# ------------------------------------------------- other people's scans (OOD)
+
+#: Real scans of other people that install with the project's dependencies, for an
+#: out-of-distribution test of a model trained on the MNI152 template. (file, frame, group);
+#: sources and licences in data/README.md.
+OOD_DICOM = (
+    ("emri_small.dcm", 0, "other heads"), ("emri_small.dcm", 3, "other heads"),
+    ("emri_small.dcm", 6, "other heads"), ("emri_small.dcm", 9, "other heads"),
+    ("CT_small.dcm", None, "other body parts"), ("MR_small.dcm", None, "other body parts"),
+    ("MR2_UNCI.dcm", None, "other body parts"), ("RG1_UNCI.dcm", None, "other body parts"),
+    ("RG3_UNCI.dcm", None, "other body parts"), ("MR-SIEMENS-DICOM-WithOverlays.dcm", None, "other body parts"),
+    ("JPEG2000_UNC.dcm", None, "other body parts"), ("US1_UNCI.dcm", None, "other body parts"),
+)
+#: Axial slices of nibabel's example4d.nii.gz (a real subject's functional MRI), first volume.
+OOD_NIFTI_SLICES = tuple(range(2, 22, 2))
+#: Intensities are stretched between these percentiles, as a viewer's auto-window does.
+OOD_PERCENTILES = (0.5, 99.5)
+OOD_GROUPS = ("other heads", "other body parts")
+
+
+def _stretch(array: np.ndarray) -> np.ndarray:
+    """Grey float image in [0, 1], stretched between ``OOD_PERCENTILES`` (colour averaged)."""
+    x = np.asarray(array, np.float64)
+    if x.ndim == 3 and x.shape[-1] == 3:
+        x = x.mean(axis=-1)
+    low, high = np.percentile(x, OOD_PERCENTILES)
+    return np.clip((x - low) / max(high - low, 1e-12), 0.0, 1.0).astype(np.float32)
+
+
+def load_ood_images(image_size: int, channels: int = 3) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Scans of other people (heads and other body parts) from pydicom's and nibabel's test
+    data: images (N, S, S, C) in [0, 1], names, and each image's group."""
+    import nibabel
+    from pydicom import dcmread
+    from pydicom.data import get_testdata_file
+
+    raw, names, groups = [], [], []
+    volume = nibabel.load(Path(nibabel.__file__).parent / "tests" / "data" / "example4d.nii.gz")
+    data = np.asanyarray(volume.dataobj)[..., 0]
+    for z in OOD_NIFTI_SLICES:
+        raw.append(_stretch(np.rot90(data[:, :, z])))
+        names.append(f"nibabel/example4d/axial/{z:02d}")
+        groups.append("other heads")
+    for name, frame, group in OOD_DICOM:
+        path = get_testdata_file(name, download=False)
+        if path is None:
+            raise DatasetError(f"pydicom's test file {name} is not installed; install the project's dependencies (pydicom-data)")
+        dataset = dcmread(path)
+        pixels = dataset.pixel_array if frame is None else dataset.pixel_array[frame]
+        if dataset.get("PhotometricInterpretation") == "MONOCHROME1":  # stored inverted (X-rays)
+            pixels = pixels.max() - pixels
+        raw.append(_stretch(pixels))
+        names.append(f"pydicom/{name}" + (f"/frame{frame}" if frame is not None else ""))
+        groups.append(group)
+    images = np.stack([prepare_image(x, image_size, channels) for x in raw])
+    return images, names, np.array(groups)
 
 
 # ----------------------------------------------------------------- image folders
@@ -304,7 +403,7 @@ def balanced_subset(labels: np.ndarray, per_class: int, rng: np.random.Generator
 def stratified_split(labels: np.ndarray, test_fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Train and test indices with each class split in the same proportion, seeded."""
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be between 0 and 1, not {test_fraction}")
+        raise ParameterError(f"test_fraction must be between 0 and 1, not {test_fraction}")
     train, test = [], []
     for label in sorted(set(labels.tolist())):
         members = rng.permutation(np.flatnonzero(labels == label))
@@ -314,6 +413,91 @@ def stratified_split(labels: np.ndarray, test_fraction: float, rng: np.random.Ge
         test.extend(members[:n_test].tolist())
         train.extend(members[n_test:].tolist())
     return np.sort(np.array(train, dtype=int)), np.sort(np.array(test, dtype=int))
+
+
+def slab_roles(
+    groups: np.ndarray,
+    positions: np.ndarray,
+    test_fraction: float,
+    validation_fraction: float,
+    guard_mm: float,
+    rng: np.random.Generator,
+    slabs: int = SLABS_PER_PLANE,
+) -> np.ndarray:
+    """Each slice's role ("train", "validation", "test" or "guard") under the slab split.
+
+    Per group (plane), the slices' positions are cut into ``slabs`` contiguous slabs of
+    equal count; the seeded ``rng`` sends whole slabs to test and validation, the rest to
+    training. A training slice within ``guard_mm`` of a test or validation slice, or a
+    validation slice within ``guard_mm`` of a test slice, becomes "guard" (used by none).
+    """
+    _check_fractions(test_fraction, validation_fraction)
+    if guard_mm < 0:
+        raise ParameterError(f"guard_mm must be 0 or more, not {guard_mm}")
+    roles = np.full(len(groups), "train", dtype=object)
+    for group in sorted(set(groups.tolist())):
+        members = np.flatnonzero(groups == group)
+        unique = np.unique(positions[members])
+        n_slabs = min(slabs, len(unique))
+        slab_of = {p: int(rank * n_slabs // len(unique)) for rank, p in enumerate(unique)}
+        n_test = min(max(1, int(round(n_slabs * test_fraction))), n_slabs - 1)
+        n_val = int(round(n_slabs * (1 - test_fraction) * validation_fraction))
+        n_val = min(max(n_val, 1 if validation_fraction > 0 else 0), n_slabs - n_test - 1)
+        role_of_slab = dict(enumerate(_slab_blocks(n_slabs, n_test, n_val, rng)))
+        for i in members:
+            roles[i] = role_of_slab.get(slab_of[positions[i]], "train")
+        for role, above in (("train", ("test", "validation")), ("validation", ("test",))):
+            held = positions[members[np.isin(roles[members], above)]]
+            if held.size == 0:
+                continue
+            for i in members[roles[members] == role]:
+                if np.min(np.abs(held - positions[i])) <= guard_mm:
+                    roles[i] = "guard"
+    return roles.astype(str)
+
+
+def _slab_blocks(n_slabs: int, n_test: int, n_val: int, rng: np.random.Generator) -> list[str]:
+    """The role of each slab in order: test and validation each one contiguous block, placed
+    at random among the training slabs (fewer boundaries, so the guard gaps cost less)."""
+    units = ["test"] + (["validation"] if n_val else []) + ["train"] * (n_slabs - n_test - n_val)
+    order = [units[i] for i in rng.permutation(len(units))]
+    return [role for unit in order for role in [unit] * {"test": n_test, "validation": n_val}.get(unit, 1)]
+
+
+def random_roles(labels: np.ndarray, test_fraction: float, validation_fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Each image's role under a seeded random split, stratified by class (no guard)."""
+    _check_fractions(test_fraction, validation_fraction)
+    roles = np.full(len(labels), "train", dtype=object)
+    train, test = stratified_split(labels, test_fraction, rng)
+    roles[test] = "test"
+    if validation_fraction > 0 and len(train) > 1:
+        n_val = min(max(1, int(round(len(train) * validation_fraction))), len(train) - 1)
+        roles[rng.choice(train, n_val, replace=False)] = "validation"
+    return roles.astype(str)
+
+
+def _check_fractions(test_fraction: float, validation_fraction: float) -> None:
+    """Both fractions in range, or a ParameterError that names the bad one."""
+    if not 0.0 < test_fraction < 1.0:
+        raise ParameterError(f"test_fraction must be between 0 and 1, not {test_fraction}")
+    if not 0.0 <= validation_fraction < 1.0:
+        raise ParameterError(f"validation_fraction must be at least 0 and below 1, not {validation_fraction}")
+
+
+def _subsample_roles(roles: np.ndarray, labels: np.ndarray, max_images: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of a seeded subset of ``max_images`` used images (no guard), each role kept in proportion."""
+    used = np.flatnonzero(roles != "guard")
+    if max_images >= len(used):
+        return np.sort(used)
+    chosen = []
+    for role in ("train", "validation", "test"):
+        members = np.flatnonzero(roles == role)
+        if not len(members):
+            continue
+        want = max(1, int(round(max_images * len(members) / len(used))))
+        keep, _ = stratified_split(labels[members], 1.0 - min(want, len(members)) / len(members), rng) if want < len(members) else (np.arange(len(members)), None)
+        chosen.extend(members[keep].tolist())
+    return np.sort(np.array(chosen, dtype=int))
 
 
 # ------------------------------------------------------------------- the loader
@@ -329,13 +513,18 @@ def load_dataset(
     seed: int = 0,
     fundus_crop: bool = False,
     max_images: int | None = None,
+    split: str | None = None,
+    guard_mm: float = DEFAULT_GUARD_MM,
+    validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
     strict: bool = False,
     use_cache: bool = True,
 ) -> DatasetSplit:
     """Load, resize and split a dataset, reusing the processed cache only when it matches exactly.
 
-    ``max_images`` keeps a seeded, stratified subset (for smoke runs); ``per_class`` keeps
-    a balanced subset; both are drawn before the split.
+    ``split`` is "slabs" (the default for the MNI152 volume: whole slabs of each plane,
+    ``guard_mm`` apart) or "random" (the default for folders). ``per_class`` keeps a
+    balanced subset before the split; ``max_images`` a seeded subset of the split's
+    images, each role in proportion (for smoke runs).
     """
     if dataset not in DATASETS:
         raise DatasetError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
@@ -343,6 +532,12 @@ def load_dataset(
         raise DatasetError("dataset='retina' is a single photograph for the Figure 6 journey, not a training set; use retina_image()")
     if dataset == "folder" and data_dir is None:
         raise DatasetError("dataset='folder' needs data_dir, the folder that holds your images")
+    split = default_split(dataset) if split is None else split
+    if split not in SPLITS:
+        raise ParameterError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+    if split == "slabs" and dataset != "mni152":
+        raise ParameterError("split='slabs' needs slices of a volume (dataset 'mni152'); a folder of photographs uses split='random'")
+    _check_fractions(test_fraction, validation_fraction)
     params = {
         "dataset": dataset,
         "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else None,
@@ -350,6 +545,9 @@ def load_dataset(
         "channels": channels,
         "per_class": per_class,
         "test_fraction": test_fraction,
+        "validation_fraction": validation_fraction,
+        "split": split,
+        "guard_mm": guard_mm if split == "slabs" else None,
         "seed": seed,
         "fundus_crop": fundus_crop,
         "max_images": max_images,
@@ -364,8 +562,9 @@ def load_dataset(
         if cached is not None:
             return cached
 
+    positions = None
     if dataset == "mni152":
-        raw, labels, names = mni152_slices()
+        raw, labels, names, positions = mni152_slices()
     else:
         files, labels = folder_labels(data_dir, find_images(data_dir))
         raw, kept = read_images(files, strict=strict)
@@ -377,25 +576,37 @@ def load_dataset(
     chosen = np.arange(len(raw))
     if per_class is not None:
         chosen = balanced_subset(labels_arr, per_class, rng)
-    if max_images is not None and max_images < len(chosen):
-        keep, _ = stratified_split(labels_arr[chosen], 1.0 - max_images / len(chosen), rng)
-        chosen = chosen[keep]
-    labels_arr = labels_arr[chosen]
+    if split == "slabs":
+        roles = slab_roles(labels_arr[chosen], positions[chosen], test_fraction, validation_fraction, guard_mm, rng)
+    else:
+        roles = random_roles(labels_arr[chosen], test_fraction, validation_fraction, rng)
+    if max_images is not None:
+        keep = _subsample_roles(roles, labels_arr[chosen], max_images, rng)
+        keep = np.union1d(keep, np.flatnonzero(roles == "guard"))
+        chosen, roles = chosen[keep], roles[keep]
     images = np.stack([prepare_image(raw[i], image_size, channels, fundus_crop) for i in _progress(chosen, "resizing")])
-    names = [names[i] for i in chosen]
-    train, test = stratified_split(labels_arr, test_fraction, rng)
-    split = DatasetSplit(
-        x_train=images[train],
-        x_test=images[test],
-        y_train=labels_arr[train],
-        y_test=labels_arr[test],
-        names_train=[names[i] for i in train],
-        names_test=[names[i] for i in test],
-        manifest={"parameters": params, "sources": sources, "train": [names[i] for i in train], "test": [names[i] for i in test]},
+    labels_arr, names = labels_arr[chosen], [names[i] for i in chosen]
+    part = {role: np.flatnonzero(roles == role) for role in ROLES}
+    result = DatasetSplit(
+        x_train=images[part["train"]], x_test=images[part["test"]],
+        y_train=labels_arr[part["train"]], y_test=labels_arr[part["test"]],
+        names_train=[names[i] for i in part["train"]], names_test=[names[i] for i in part["test"]],
+        x_val=images[part["validation"]], y_val=labels_arr[part["validation"]], names_val=[names[i] for i in part["validation"]],
+        x_guard=images[part["guard"]], names_guard=[names[i] for i in part["guard"]],
     )
+    result.manifest = {
+        "parameters": params, "sources": sources,
+        **{role: [names[i] for i in part[role]] for role in ROLES},
+        "labels": {role: labels_arr[part[role]].tolist() for role in ROLES},
+    }
     if use_cache:
-        _write_cache(cache_path, split)
-    return split
+        _write_cache(cache_path, result)
+    return result
+
+
+def default_split(dataset: str) -> str:
+    """The split a dataset gets unless told otherwise: slabs for the volume, random for folders."""
+    return "slabs" if dataset == "mni152" else "random"
 
 
 def _sources(dataset: str, data_dir: str | Path | None) -> dict[str, str]:
@@ -436,9 +647,12 @@ def _read_cache(path: Path, params: dict, sources: dict) -> DatasetSplit | None:
         if manifest.get("parameters") != params or manifest.get("sources") != sources:
             return None
         with np.load(arrays_path) as arrays:
+            labels = manifest["labels"]
             return DatasetSplit(
-                arrays["x_train"], arrays["x_test"], arrays["y_train"], arrays["y_test"],
-                manifest["train"], manifest["test"], manifest,
+                arrays["x_train"], arrays["x_test"], np.array(labels["train"], str), np.array(labels["test"], str),
+                manifest["train"], manifest["test"],
+                x_val=arrays["x_val"], y_val=np.array(labels["validation"], str), names_val=manifest["validation"],
+                x_guard=arrays["x_guard"], names_guard=manifest["guard"], manifest=manifest,
             )
     except (OSError, ValueError, KeyError):
         return None  # a damaged cache is rebuilt, never trusted
@@ -448,7 +662,7 @@ def _write_cache(path: Path, split: DatasetSplit) -> None:
     """Write the arrays and the manifest atomically (arrays first, so a manifest implies arrays)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, x_train=split.x_train, x_test=split.x_test, y_train=split.y_train, y_test=split.y_test)
+    np.savez(tmp, x_train=split.x_train, x_test=split.x_test, x_val=split.x_val, x_guard=split.x_guard)
     os.replace(tmp, path.with_suffix(".npz"))
     tmp_manifest = path.with_name(path.name + ".tmp.json")
     tmp_manifest.write_text(json.dumps(split.manifest, indent=1))
@@ -467,17 +681,19 @@ def stream_folder(
     subset: str = "train",
     test_fraction: float = DEFAULT_TEST_FRACTION,
     seed: int = 0,
+    validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
 ):
     """A ``tf.data.Dataset`` of (image, image) batches read from disk, for sets larger than memory.
 
-    Uses the same labels and seeded stratified split as ``load_dataset``; unreadable
+    ``subset`` is "train", "validation" or "test". Uses the same labels and seeded random
+    split as ``load_dataset`` (without ``per_class`` or ``max_images``); unreadable
     files are skipped with a warning when met.
     """
     import tensorflow as tf
 
     files, labels = folder_labels(data_dir, find_images(data_dir))
-    train, test = stratified_split(np.array(labels, dtype=str), test_fraction, np.random.default_rng(seed))
-    chosen = [files[i] for i in (train if subset == "train" else test)]
+    roles = random_roles(np.array(labels, dtype=str), test_fraction, validation_fraction, np.random.default_rng(seed))
+    chosen = [path for path, role in zip(files, roles) if role == subset]
 
     def generate() -> Iterator[np.ndarray]:
         for path in chosen:

@@ -1,7 +1,8 @@
 """The exceptions aecrypt raises: one base class, one subclass per kind of bad input.
 
 Every message says what is wrong and what to do about it, so a notebook or the command
-line can print ``str(error)`` as a single helpful line.
+line can print ``str(error)`` as a single helpful line. Every error a user can cause is
+an ``AecryptError``; the command line and the study runner print it as one line.
 """
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ class AecryptError(Exception):
     """Base class of every error aecrypt raises on purpose."""
 
 
-class PayloadFormatError(AecryptError):
+class PayloadFormatError(AecryptError, ValueError):
     """The bytes are not a readable aecrypt payload (truncated, bad magic, unknown version)."""
+
+
+class UnauthenticatedPayloadError(AecryptError):
+    """A payload uses a scheme without integrity (paper, ecb, cbc, ctr) and was not explicitly allowed."""
 
 
 class WrongKeyOrTamperedError(AecryptError):
@@ -35,5 +40,13 @@ class ModelFileError(AecryptError):
     """A model file is missing, not an aecrypt model, or does not fit the payload."""
 
 
-class ParameterError(AecryptError):
-    """A parameter name or value is not accepted (unknown profile, misspelt name, ...)."""
+class ManifestMismatchError(AecryptError):
+    """A run's data parameters contradict the manifest saved with the trained model."""
+
+
+class ParameterError(AecryptError, ValueError):
+    """A parameter name or value is not accepted (unknown profile, misspelt name, wrong type, ...)."""
+
+
+class NotebookFailedError(AecryptError):
+    """A notebook raised an exception while the study ran."""

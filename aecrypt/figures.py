@@ -50,8 +50,9 @@ def intensity_histograms(images: np.ndarray, labels: np.ndarray) -> plt.Figure:
     return fig
 
 
-def training_history(history: pd.DataFrame, best_epoch: int | None = None) -> plt.Figure:
-    """Figure 5: training and validation loss per epoch."""
+def training_history(history: pd.DataFrame, best_epoch: int | None = None, stopped_because: str = "") -> plt.Figure:
+    """Figure 5: training and validation loss per epoch; the caption says how many epochs
+    ran and why training stopped."""
     fig, ax = plt.subplots(figsize=(6, 3.8))
     ax.plot(history["epoch"], history["loss"], marker="o", label="training loss")
     ax.plot(history["epoch"], history["val_loss"], marker="s", label="validation loss")
@@ -61,6 +62,8 @@ def training_history(history: pd.DataFrame, best_epoch: int | None = None) -> pl
     ax.set_ylabel("MSE loss")
     ax.set_yscale("log")
     ax.set_title("Training and validation loss (cf. the paper's Figure 5)")
+    if stopped_because:
+        fig.text(0.5, -0.02, f"{len(history)} epochs ran; {stopped_because}.", ha="center", va="top", fontsize=8)
     ax.legend()
     fig.tight_layout()
     return fig
@@ -142,5 +145,20 @@ def image_journey(panels: list[tuple[str, np.ndarray]]) -> plt.Figure:
     fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.4), squeeze=False)
     for ax, (title, image) in zip(axes[0], panels):
         _show(ax, image, title)
+    fig.tight_layout()
+    return fig
+
+
+def leakage_histograms(per_split: dict[str, np.ndarray], threshold: float) -> plt.Figure:
+    """Nearest-training SSIM of each test image, one histogram per split, with the
+    near-duplicate threshold marked."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    bins = np.linspace(min(0.3, min(float(np.min(v)) for v in per_split.values())), 1.0, 36)
+    for name, values in per_split.items():
+        ax.hist(values, bins=bins, alpha=0.55, label=f"{name} (median {np.median(values):.3f})")
+    ax.axvline(threshold, color="black", linestyle=":", label=f"near-duplicate ({threshold:g})")
+    ax.set_xlabel("SSIM of each test image to its most similar training image (64 px, grey, mirrors included)")
+    ax.set_ylabel("test images")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
-from aecrypt.errors import ModelFileError  # noqa: E402
+from aecrypt.errors import ModelFileError, ParameterError  # noqa: E402
 
 #: Section 4: 'adamax' optimiser, mean squared error loss.
 PAPER_OPTIMIZER = "adamax"
@@ -57,7 +57,7 @@ def resolve_precision(precision: str) -> str:
     if precision == AUTO_PRECISION:
         return "mixed_bfloat16" if native_bfloat16() else "float32"
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} or 'auto', not {precision!r}")
+        raise ParameterError(f"precision must be one of {', '.join(PRECISIONS)} or 'auto', not {precision!r}")
     return precision
 
 
@@ -94,9 +94,9 @@ def build_autoencoder(
     ``PRECISIONS`` or ``"auto"``; the feature map and the output are float32 in all.
     """
     if image_size % (2**pooling_stages):
-        raise ValueError(f"image_size {image_size} must be divisible by 2**pooling_stages ({2**pooling_stages})")
+        raise ParameterError(f"image_size {image_size} must be divisible by 2**pooling_stages ({2**pooling_stages})")
     if upsample_position not in ("table2", "prose"):
-        raise ValueError(f"upsample_position must be 'table2' or 'prose', not {upsample_position!r}")
+        raise ParameterError(f"upsample_position must be 'table2' or 'prose', not {upsample_position!r}")
     precision = resolve_precision(precision)
     f1, f2, f3 = filters
     conv = dict(kernel_size=3, padding="same", activation="relu", dtype=precision)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from skimage.util import random_noise
+from aecrypt.errors import ParameterError
 
 #: Our names for the paper's noise types, and scikit-image's names for them.
 NOISE_MODES = {
@@ -28,10 +29,10 @@ STRENGTH_PARAMETER = {"salt_pepper": "amount", "speckle": "var", "gaussian": "va
 def noise_parameters(kind: str, **params: float) -> dict[str, float]:
     """The full parameter set for ``kind``: scikit-image's defaults updated with ``params``."""
     if kind not in NOISE_MODES:
-        raise ValueError(f"noise kind must be one of {sorted(NOISE_MODES)}, not {kind!r}")
+        raise ParameterError(f"noise kind must be one of {sorted(NOISE_MODES)}, not {kind!r}")
     unknown = set(params) - set(NOISE_DEFAULTS[kind])
     if unknown:
-        raise ValueError(f"{kind} noise takes {sorted(NOISE_DEFAULTS[kind]) or 'no parameters'}, not {sorted(unknown)}")
+        raise ParameterError(f"{kind} noise takes {sorted(NOISE_DEFAULTS[kind]) or 'no parameters'}, not {sorted(unknown)}")
     return {**NOISE_DEFAULTS[kind], **params}
 
 
@@ -40,7 +41,7 @@ def add_noise(images: np.ndarray, kind: str, rng: np.random.Generator, **params:
     full = noise_parameters(kind, **params)
     x = np.asarray(images, dtype=np.float64)
     if x.size and (x.min() < 0.0 or x.max() > 1.0):
-        raise ValueError("add_noise expects float images scaled to [0, 1]")
+        raise ParameterError("add_noise expects float images scaled to [0, 1]")
     if kind == "none":
         return x.astype(np.float32)
     noisy = random_noise(x, mode=NOISE_MODES[kind], rng=rng, clip=True, **full)

@@ -62,17 +62,22 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def write_table(table: pd.DataFrame, name: str, folder: str | Path, caption: str = "", float_format: str = "{:.4g}") -> dict[str, Path]:
-    """Write a table as ``name.csv`` (data), ``name.md`` and ``name.tex`` (for the paper)."""
+def write_table(
+    table: pd.DataFrame, name: str, folder: str | Path, caption: str = "", float_format: str = "{:.4g}",
+    formats: tuple[str, ...] = ("csv", "md", "tex"),
+) -> dict[str, Path]:
+    """Write a table as ``name.csv`` (data), ``name.md`` and ``name.tex`` (for the paper);
+    ``formats=("csv",)`` for long per-image tables that REPORT.md should not print."""
     folder = Path(folder)
-    paths = {suffix: folder / f"{name}.{suffix}" for suffix in ("csv", "md", "tex")}
-    with atomic_path(paths["csv"]) as tmp:
-        table.to_csv(tmp, index=False)
+    paths = {suffix: folder / f"{name}.{suffix}" for suffix in formats}
+    if "csv" in paths:
+        with atomic_path(paths["csv"]) as tmp:
+            table.to_csv(tmp, index=False)
     shown = table.map(lambda v: _format_cell(v, float_format))
-    markdown = (f"**{caption}**\n\n" if caption else "") + shown.to_markdown(index=False) + "\n"
-    write_text(paths["md"], markdown)
-    latex = shown.to_latex(index=False, caption=caption or None, label=f"tab:{name}", escape=True)
-    write_text(paths["tex"], latex)
+    if "md" in paths:
+        write_text(paths["md"], (f"**{caption}**\n\n" if caption else "") + shown.to_markdown(index=False) + "\n")
+    if "tex" in paths:
+        write_text(paths["tex"], shown.to_latex(index=False, caption=caption or None, label=f"tab:{name}", escape=True))
     return paths
 
 

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from aecrypt import config
-from aecrypt.errors import AecryptError, ParameterError
+from aecrypt.errors import NotebookFailedError, ParameterError
 from aecrypt.notebooks import notebook_paths
+from aecrypt.parameters import check_value, declared_parameters
 from aecrypt.profiles import PROFILES
-from aecrypt.results import run_metadata, write_json, write_text
 
-
-class NotebookFailedError(AecryptError):
-    """A notebook raised an exception while the study ran."""
+#: Notebooks whose numbers depend on the seed (training, noise draws, the attacker); with
+#: several seeds, these run once more per extra seed, each with its own model.
+SEED_NOTEBOOKS = ("02_train_autoencoder", "05_noise_robustness", "06_security_analysis")
 
 
 @dataclass
@@ -36,25 +36,30 @@ class StudyRun:
 
 def notebook_parameters(path: Path) -> dict[str, dict]:
     """A notebook's declared parameters (name -> papermill's info with type, default and help)."""
-    import papermill
-
-    return papermill.inspect_notebook(str(path))
+    return declared_parameters(path)
 
 
 def select_notebooks(only: list[str] | None = None, folder: Path | None = None) -> list[Path]:
-    """The notebooks to run, in order; ``only`` picks them by number ('04') or name."""
+    """The notebooks to run, in order; ``only`` picks them by two-digit number ('04') or name."""
     paths = notebook_paths(folder or config.NOTEBOOKS_DIR)
-    if not only:
+    if only is None:
         return paths
-    chosen = [p for p in paths if any(p.name.startswith(key) or p.stem == key for key in only)]
-    unknown = [key for key in only if not any(p.name.startswith(key) or p.stem == key for p in paths)]
+    keys = [key.strip() for key in only if key.strip()]
+    if not keys:
+        raise ParameterError(f"--only names no notebook; give numbers such as 02,05 (available: {', '.join(p.stem for p in paths)})")
+
+    def matches(path: Path, key: str) -> bool:
+        return path.stem == key or (key.isdigit() and len(key) == 2 and path.name.startswith(key + "_"))
+
+    unknown = [key for key in keys if not any(matches(p, key) for p in paths)]
     if unknown:
         raise ParameterError(f"no notebook matches {', '.join(unknown)}; available: {', '.join(p.stem for p in paths)}")
-    return chosen
+    return [p for p in paths if any(matches(p, key) for key in keys)]
 
 
 def check_overrides(notebooks: list[Path], overrides: dict[str, Any]) -> dict[Path, dict[str, dict]]:
-    """Every override must be a parameter of some chosen notebook; returns each notebook's parameters."""
+    """Every override must be a parameter of some chosen notebook, of the declared type and
+    range; returns each notebook's parameters. Nothing has run when this raises."""
     declared = {path: notebook_parameters(path) for path in notebooks}
     known = set().union(*(set(p) for p in declared.values())) if declared else set()
     unknown = sorted(set(overrides) - known)
@@ -65,6 +70,13 @@ def check_overrides(notebooks: list[Path], overrides: dict[str, Any]) -> dict[Pa
         raise ParameterError(
             f"unknown parameter(s) {', '.join(unknown)}; nothing was run. The notebooks take:\n{listing}"
         )
+    for name, value in overrides.items():
+        for path, params in declared.items():
+            if name in params:
+                try:
+                    overrides[name] = check_value(name, value, params[name]["inferred_type_name"])
+                except ParameterError as exc:
+                    raise ParameterError(f"{exc} ({path.stem}); nothing was run") from None
     return declared
 
 
@@ -80,81 +92,80 @@ def run_study(
     profile: str = "default",
     only: list[str] | None = None,
     overrides: dict[str, Any] | None = None,
+    seeds: list[int] | None = None,
 ) -> StudyRun:
-    """Run the chosen notebooks in order with the profile's parameters, then write REPORT.md."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
+    """Run the chosen notebooks in order with the profile's parameters, then write REPORT.md.
 
+    With several ``seeds``, the first runs every chosen notebook (results in
+    ``results/<profile>/``); each further seed reruns the seed-dependent notebooks
+    (``SEED_NOTEBOOKS``) with its own model, into ``results/<profile>/seed-<n>/``, and the
+    report gives mean and standard deviation across seeds.
+    """
     if profile not in PROFILES:
         raise ParameterError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     overrides = dict(overrides or {})
     notebooks = select_notebooks(only)
     declared = check_overrides(notebooks, overrides)
-    out = config.results_dir(profile)
-    executed_dir = out / "executed"
-    executed_dir.mkdir(parents=True, exist_ok=True)
+    if seeds is not None:
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ParameterError(f"--seeds needs distinct seeds, such as 0,1,2; got {seeds}")
+        for seed in seeds:
+            check_value("seed", seed, "int")
+        if "seed" in overrides or "run_name" in overrides:
+            raise ParameterError("give the seeds with --seeds alone, not also -p seed or -p run_name")
+    passes = [(None, notebooks)] if seeds is None else [(seeds[0], notebooks)] + [
+        (seed, [p for p in notebooks if p.stem in SEED_NOTEBOOKS]) for seed in seeds[1:]]
     study = StudyRun(profile)
     kernel = kernel_name()
-    for index, path in enumerate(notebooks, 1):
-        params = {"profile": profile, **{k: v for k, v in overrides.items() if k in declared[path]}}
-        target = executed_dir / path.name
-        partial = executed_dir / f".running-{path.name}"
-        print(f"[{index}/{len(notebooks)}] {path.stem} ...", end="", flush=True)
-        start = time.perf_counter()
-        try:
-            papermill.execute_notebook(
-                str(path), str(partial), parameters=params, kernel_name=kernel, cwd=str(path.parent),
-                progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-            )
-        except PapermillExecutionError as exc:
-            os.replace(partial, target)
-            print(" failed", flush=True)
-            raise NotebookFailedError(
-                f"{path.name} failed in cell {exc.cell_index} (execution count {exc.exec_count}): "
-                f"{exc.ename}: {exc.evalue}\n  the executed copy, with the traceback, is {target}"
-            ) from None
-        os.replace(partial, target)
-        seconds = time.perf_counter() - start
-        study.seconds[path.stem] = seconds
-        study.executed[path.stem] = target
-        print(f" done in {seconds:.1f} s", flush=True)
-    study.report = write_report(study, overrides)
+    total = sum(len(chosen) for _, chosen in passes)
+    index = 0
+    for pass_number, (seed, chosen) in enumerate(passes):
+        run_name = "main" if pass_number == 0 else f"seed-{seed}"
+        executed_dir = study_output(profile, run_name) / "executed"
+        executed_dir.mkdir(parents=True, exist_ok=True)
+        for path in chosen:
+            index += 1
+            given = {**overrides, "publish": True}
+            if seed is not None:
+                given.update(seed=seed, run_name=run_name)
+            params = {"profile": profile, **{k: v for k, v in given.items() if k in declared[path]}}
+            label = path.stem if seed is None else f"{path.stem} (seed {seed})"
+            study.seconds[label], study.executed[label] = _execute(path, executed_dir, params, kernel, f"[{index}/{total}] {label}")
+    from aecrypt.report import write_report
+
+    study.report = write_report(study.profile, study.seconds, overrides, seeds)
     return study
 
 
-def write_report(study: StudyRun, overrides: dict[str, Any]) -> Path:
-    """``results/<profile>/REPORT.md``: every table, figure links, parameters, versions, times."""
-    out = config.results_dir(study.profile)
-    meta = run_metadata({"profile": study.profile, **overrides})
-    previous = out / "runs" / "study.json"
-    if previous.exists():  # a partial run (--only) keeps the other notebooks' times
-        import json
+def study_output(profile: str, run_name: str = "main") -> Path:
+    """Where a published run of ``run_name`` writes (as ``study.output_folder`` computes it)."""
+    from aecrypt.study import output_folder
 
-        earlier = json.loads(previous.read_text()).get("seconds", {})
-        study.seconds = {**{k: v for k, v in earlier.items() if k not in study.seconds}, **study.seconds}
-        study.seconds = dict(sorted(study.seconds.items()))
-    lines = [
-        f"# aecrypt study report: `{study.profile}` profile",
-        "",
-        "Generated by `aecrypt reproduce`; every number below comes from this run. The paper's",
-        "numbers (Alslman et al., Electronics 2022) appear in rows or columns labelled as the paper's.",
-        "",
-        "## Tables",
-        "",
-    ]
-    for table in sorted(out.glob("*.md")):
-        if table.name == "REPORT.md":
-            continue
-        lines += [f"### `{table.stem}`", "", table.read_text().strip(), "", f"Data: [{table.stem}.csv]({table.stem}.csv)", ""]
-    lines += ["## Figures", ""]
-    for figure in sorted(out.glob("*.png")):
-        lines += [f"### `{figure.stem}`", "", f"![{figure.stem}]({figure.name})", "", f"PDF: [{figure.stem}.pdf]({figure.stem}.pdf)", ""]
-    lines += ["## Run", "", "| notebook | wall time (s) |", "| --- | --- |"]
-    lines += [f"| {name} | {seconds:.1f} |" for name, seconds in study.seconds.items()]
-    lines += [f"| **total** | **{sum(study.seconds.values()):.1f}** |", ""]
-    lines += [f"- CPU: {meta['cpu']} ({meta['cpu_count']} logical cores)", f"- Python {meta['python']} on {meta['platform']}",
-              f"- git commit: `{meta['git_commit']}`", f"- run at {meta['time_utc']}", f"- overrides: `{overrides or 'none'}`", ""]
-    lines += ["| package | version |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in meta["packages"].items()]
-    lines += ["", "Each notebook's resolved parameters are in [`runs/`](runs/)."]
-    write_json(out / "runs" / "study.json", {**meta, "seconds": study.seconds})
-    return write_text(out / "REPORT.md", "\n".join(lines) + "\n")
+    return output_folder(profile, run_name, publish=True)
+
+
+def _execute(path: Path, executed_dir: Path, params: dict[str, Any], kernel: str, label: str) -> tuple[float, Path]:
+    """Run one notebook through papermill; returns its wall time and the executed copy."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    target = executed_dir / path.name
+    partial = executed_dir / f".running-{path.name}"
+    print(f"{label} ...", end="", flush=True)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(path), str(partial), parameters=params, kernel_name=kernel, cwd=str(path.parent),
+            progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+        )
+    except PapermillExecutionError as exc:
+        os.replace(partial, target)
+        print(" failed", flush=True)
+        raise NotebookFailedError(
+            f"{path.name} failed in cell {exc.cell_index} (execution count {exc.exec_count}): "
+            f"{exc.ename}: {exc.evalue}\n  the executed copy, with the traceback, is {target}"
+        ) from None
+    os.replace(partial, target)
+    seconds = time.perf_counter() - start
+    print(f" done in {seconds:.1f} s", flush=True)
+    return seconds, target

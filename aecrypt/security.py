@@ -64,12 +64,15 @@ def byte_statistics(data: bytes | np.ndarray, rows: int) -> dict[str, float]:
     return stats
 
 
-def cipher_samples(image: np.ndarray, features: np.ndarray, key: bytes, schemes: tuple[str, ...]) -> dict[str, tuple[bytes, int]]:
+def cipher_samples(
+    image: np.ndarray, features: np.ndarray, key: bytes, schemes: tuple[str, ...], rng: np.random.Generator | None = None,
+) -> dict[str, tuple[bytes, int]]:
     """The byte strings the statistics are taken of, each with the row count of its plaintext.
 
     The plain image and plain feature map for contrast, the feature map under each
     scheme (what the system sends), and the raw image under the deterministic schemes
-    (what the same modes would leak if used on pixels).
+    (what the same modes would leak if used on pixels). ``rng`` seeds the nonces, so the
+    table repeats byte for byte (study only).
     """
     pixels = to_uint8(image)
     plain_features = np.ascontiguousarray(features, np.float32)
@@ -78,11 +81,11 @@ def cipher_samples(image: np.ndarray, features: np.ndarray, key: bytes, schemes:
         "feature map (not encrypted)": (plain_features.tobytes(), plain_features.shape[0]),
     }
     for scheme in schemes:
-        body = ciphertext_bytes(encrypt_features(plain_features, key, scheme=scheme))
+        body = ciphertext_bytes(encrypt_features(plain_features, key, scheme=scheme, rng=rng))
         samples[f"{scheme}: feature map"] = (body[: plain_features.nbytes], plain_features.shape[0])
     for scheme in schemes:
         if scheme in ("ecb", "paper"):
-            body = ciphertext_bytes(encrypt_image(pixels, key, scheme=scheme))
+            body = ciphertext_bytes(encrypt_image(pixels, key, scheme=scheme, rng=rng))
             samples[f"{scheme}: raw image"] = (body[: pixels.nbytes], pixels.shape[0])
     return samples
 
@@ -111,13 +114,16 @@ def change_one_pixel(image: np.ndarray, row: int, col: int, levels: int = 1) -> 
     return changed
 
 
-def differential_table(encode_one, image: np.ndarray, key: bytes, schemes: tuple[str, ...], pixel: tuple[int, int]) -> pd.DataFrame:
+def differential_table(
+    encode_one, image: np.ndarray, key: bytes, schemes: tuple[str, ...], pixel: tuple[int, int],
+    rng: np.random.Generator | None = None,
+) -> pd.DataFrame:
     """NPCR and UACI between ciphertexts for a one-pixel plaintext change, a one-bit key change,
     and (for contrast) the same plaintext encrypted twice, per scheme, beside the ideal values.
 
     ``encode_one`` maps an image to its feature map (the encoder). With a fresh random nonce
     (gcm, ctr, cbc) any two encryptions differ completely, so the third test shows how much
-    of the first two is the nonce alone.
+    of the first two is the nonce alone. ``rng`` seeds those nonces (study only).
     """
     features = encode_one(image)
     changed = encode_one(change_one_pixel(image, *pixel))
@@ -127,7 +133,7 @@ def differential_table(encode_one, image: np.ndarray, key: bytes, schemes: tuple
     rows = [_differential_row("feature map (not encrypted)", "one pixel changed", features.astype(np.float32).tobytes(),
                               changed.astype(np.float32).tobytes(), n_bytes, low, high)]
     for scheme in schemes:
-        body = lambda f, k: ciphertext_bytes(encrypt_features(f, k, scheme=scheme))[:n_bytes]  # noqa: E731
+        body = lambda f, k: ciphertext_bytes(encrypt_features(f, k, scheme=scheme, rng=rng))[:n_bytes]  # noqa: E731
         base = body(features, key)
         tests = {
             "one pixel changed": body(changed, key),

@@ -1,30 +1,49 @@
-"""What every study notebook does first: resolve parameters, record the run, find the models.
+"""What every study notebook does first: read its parameters, record the run, find the model.
 
-Keeps notebooks thin: one call sets up the output folder and writes the run's parameters,
-package versions, CPU and commit beside the results.
+Keeps notebooks thin. ``start`` reads the notebook's own parameters cell (so each
+parameter is declared once), checks each value's type, fills the ones left as ``None``
+from the profile, and writes the run's parameters, package versions, CPU and commit
+beside the results. Notebook 02 saves the trained encoder and decoder with a manifest of
+everything that fixed their data; notebooks 03-06 take their data parameters from that
+manifest, so no two notebooks can disagree about which images are test images.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aecrypt import config
+from aecrypt.errors import ManifestMismatchError, ModelFileError
+from aecrypt.parameters import check_values, declared_parameters
 from aecrypt.profiles import resolve
 from aecrypt.results import run_metadata, write_json
 
 ENCODER_FILE = "encoder.keras"
 DECODER_FILE = "decoder.keras"
+MANIFEST_FILE = "manifest.json"
+#: The notebook that trains and saves the model; the others that name a run_name load it.
+TRAINING_NOTEBOOK = "02_train_autoencoder"
+#: Everything that fixes which images a model was trained, validated and tested on.
+DATA_PARAMETERS = (
+    "dataset", "data_dir", "image_size", "max_images", "per_class", "test_fraction",
+    "validation_fraction", "fundus_crop", "split", "guard_mm", "seed",
+)
+MAIN_RUN = "main"
 
 
 @dataclass
 class Run:
-    """One notebook's run: its resolved parameters and where its outputs go."""
+    """One notebook's run: its resolved parameters, where its outputs go, its model's manifest."""
 
     notebook: str
     params: dict[str, Any]
     out: Path
+    manifest: dict[str, Any] | None = None
+    data: dict[str, Any] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -35,56 +54,151 @@ class Run:
     @property
     def models(self) -> Path:
         """Folder of this profile's trained models for the run name."""
-        return config.models_dir(self.params["profile"]) / self.params.get("run_name", "main")
+        return model_folder(self.params["profile"], self.params.get("run_name", MAIN_RUN))
+
+    @property
+    def smoke(self) -> bool:
+        """Whether this is a smoke run, whose numbers only check the plumbing."""
+        return self.params["profile"] == "smoke"
 
 
-def start(notebook: str, profile: str, **given: Any) -> Run:
-    """Resolve parameters against the profile, create the output folder, record the run."""
+def model_folder(profile: str, run_name: str = MAIN_RUN) -> Path:
+    """Where a profile's trained encoder, decoder and manifest for ``run_name`` live."""
+    return config.models_dir(profile) / run_name
+
+
+def output_folder(profile: str, run_name: str = MAIN_RUN, publish: bool = False) -> Path:
+    """``results/<profile>[/<run_name>]`` when publishing (``aecrypt reproduce``), else the
+    git-ignored ``results/scratch/...``, so ad-hoc runs never touch committed results."""
+    base = config.results_dir(profile) if publish else config.scratch_dir(profile)
+    return base if run_name == MAIN_RUN else base / run_name
+
+
+def notebook_path(notebook: str) -> Path:
+    """The study notebook of that name."""
+    return config.NOTEBOOKS_DIR / f"{notebook}.ipynb"
+
+
+def start(notebook: str, namespace: Mapping[str, Any]) -> Run:
+    """Read the notebook's parameters from ``namespace`` (its ``globals()``), check and
+    resolve them, check them against the trained model's manifest, and record the run."""
+    declared = declared_parameters(notebook_path(notebook))
+    given = check_values({name: namespace[name] for name in declared if name in namespace}, declared)
+    explicit = {name: value for name, value in given.items() if value is not None}
+    profile = given.pop("profile")
     params = resolve(profile, **given)
+    manifest = None
+    if "run_name" in declared and notebook != TRAINING_NOTEBOOK:
+        manifest = read_manifest(model_folder(profile, params["run_name"]))
+        params.update(manifest_data(manifest, explicit, list(DATA_PARAMETERS)))
     if "precision" in params:  # record what "auto" chose on this machine
         from aecrypt.model import resolve_precision
 
         params["precision"] = resolve_precision(params["precision"])
-    out = config.results_dir(profile)
+    out = output_folder(profile, params.get("run_name", MAIN_RUN), bool(params.get("publish")))
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "runs" / f"{notebook}.json", run_metadata(params))
-    return Run(notebook, params, out)
+    if not params.get("publish"):
+        print(f"Ad-hoc run: outputs go to {_shown(out)} (aecrypt reproduce, or publish=True, writes into "
+              f"{_shown(config.results_dir(profile))}).")
+    if profile == "smoke":
+        print("SMOKE RUN: tiny images and one epoch; these numbers only check the plumbing, not the method.")
+    run = Run(notebook, params, out, manifest)
+    _record(run)
+    return run
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the project when it lies inside it."""
+    try:
+        return str(path.relative_to(config.PROJ_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _record(run: Run) -> None:
+    """Write ``runs/<notebook>.json``: parameters, versions, CPU, commit, and the data used."""
+    write_json(run.out / "runs" / f"{run.notebook}.json", {**run_metadata(run.params), "data": run.data})
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest saved with a trained model, or a ModelFileError that says which notebook to run."""
+    path = folder / MANIFEST_FILE
+    if not path.is_file():
+        profile = folder.parent.name
+        raise ModelFileError(
+            f"no trained model in {_shown(folder)} (no {MANIFEST_FILE}); train one first: "
+            f"aecrypt reproduce --profile {profile} --only 02" + (f" -p run_name {folder.name}" if folder.name != MAIN_RUN else "")
+        )
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelFileError(f"{_shown(path)}: unreadable manifest ({exc.__class__.__name__}); retrain with notebook 02") from None
+
+
+def manifest_data(manifest: dict[str, Any], explicit: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """The model's data parameters; any explicitly given value that differs is an error that
+    names every difference, raised before any work."""
+    recorded = manifest.get("data_parameters", {})
+    differences = [
+        f"{name}={explicit[name]!r} (the model's manifest has {recorded.get(name)!r})"
+        for name in names if name in explicit and explicit[name] != recorded.get(name)
+    ]
+    if differences:
+        raise ManifestMismatchError(
+            "these data parameters contradict the trained model's manifest: " + "; ".join(differences)
+            + ". Leave them out (the model's values are used), or retrain with notebook 02 using them"
+        )
+    return {name: recorded.get(name) for name in names}
 
 
 def dataset_arguments(run: Run) -> dict[str, Any]:
     """The ``load_dataset`` arguments a run's parameters give."""
-    names = ("dataset", "data_dir", "image_size", "per_class", "test_fraction", "seed", "max_images", "fundus_crop")
-    return {name: run.params[name] for name in names if name in run.params}
+    return {name: run.params[name] for name in DATA_PARAMETERS if name in run.params}
 
 
-def trained_models(run: Run, train_if_missing: bool = True):
-    """The run's trained encoder and decoder; a smoke-size model is trained first if none exists.
+def load_data(run: Run):
+    """The run's dataset split; for a trained model's run, checked against its manifest."""
+    from aecrypt.data import load_dataset
 
-    So notebooks 03-06 can run alone: without notebook 02's output they train a small
-    model on the same data (few epochs) and say so.
-    """
+    split = load_dataset(**dataset_arguments(run))
+    run.data = {"test_hash": split.test_hash(), "train_hash": split.train_hash(), "train": len(split.x_train),
+                "validation": len(split.x_val), "test": len(split.x_test), "guard": len(split.x_guard)}
+    if run.manifest is not None:
+        expected = run.manifest.get("data", {})
+        if (expected.get("test_hash"), expected.get("train_hash")) != (run.data["test_hash"], run.data["train_hash"]):
+            raise ManifestMismatchError(
+                f"the images differ from those the model in {_shown(run.models)} was trained and tested on "
+                f"(test set {run.data['test_hash']} here, {expected.get('test_hash')} in its manifest); "
+                "was the data folder changed? Retrain with notebook 02"
+            )
+    _record(run)
+    return split
+
+
+def save_models(run: Run, encoder, decoder, split, training: dict[str, Any]) -> Path:
+    """Save the encoder, decoder and their manifest (data parameters, split hashes, training)."""
+    from aecrypt.model import save_model
+
+    folder = run.models
+    folder.mkdir(parents=True, exist_ok=True)
+    save_model(encoder, folder / ENCODER_FILE)
+    save_model(decoder, folder / DECODER_FILE)
+    from aecrypt.data import default_split
+
+    data_parameters = dataset_arguments(run)
+    if data_parameters.get("split") is None:
+        data_parameters["split"] = default_split(data_parameters["dataset"])
+    manifest = {**run_metadata(run.params), "data_parameters": data_parameters,
+                "data": {**run.data, "test_images": sorted(split.names_test)}, "training": training}
+    return write_json(folder / MANIFEST_FILE, manifest)
+
+
+def trained_models(run: Run):
+    """The run's trained encoder and decoder (never trained here: notebook 02 does that)."""
     from aecrypt.model import load_model
 
     folder = run.models
-    if not (folder / ENCODER_FILE).exists() or not (folder / DECODER_FILE).exists():
-        if not train_if_missing:
-            from aecrypt.errors import ModelFileError
-
-            raise ModelFileError(f"{folder}: no trained models; run notebooks/02_train_autoencoder.ipynb first")
-        print(f"No trained models in {folder}: training a quick one (run notebook 02 for the real one).")
-        train_quick_model(run, folder)
+    for name in (ENCODER_FILE, DECODER_FILE):
+        if not (folder / name).is_file():
+            raise ModelFileError(f"{_shown(folder / name)} is missing; retrain with notebook 02 (aecrypt reproduce --only 02)")
     return load_model(folder / ENCODER_FILE, "encoder"), load_model(folder / DECODER_FILE, "decoder")
-
-
-def train_quick_model(run: Run, folder: Path, epochs: int = 2) -> None:
-    """Train and save a model for the run's data in a couple of epochs."""
-    from aecrypt.data import load_dataset
-    from aecrypt.model import build_autoencoder, save_model
-    from aecrypt.training import seed_everything, train_autoencoder
-
-    split = load_dataset(**dataset_arguments(run))
-    seed_everything(run.params.get("seed", 0))
-    autoencoder, encoder, decoder = build_autoencoder(image_size=run.params["image_size"], precision=run.params.get("precision", "float32"))
-    train_autoencoder(autoencoder, split.x_train, split.x_test[:8], epochs=epochs, batch_size=16, seed=run.params.get("seed", 0))
-    save_model(encoder, folder / ENCODER_FILE)
-    save_model(decoder, folder / DECODER_FILE)

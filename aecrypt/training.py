@@ -20,6 +20,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from aecrypt.model import DEFAULT_LEARNING_RATE, keras
+from aecrypt.errors import ParameterError
 
 
 @dataclass
@@ -31,6 +32,15 @@ class TrainingResult:
     stopped_because: str
     seconds: float
     images_per_second: float
+
+
+def training_record(result: TrainingResult) -> dict:
+    """How a training run went, as one table row: epochs run, best epoch, why it stopped."""
+    history = result.history
+    return {"epochs_run": len(history), "best_epoch": result.best_epoch, "stopped_because": result.stopped_because,
+            "final_val_loss": float(history["val_loss"].iloc[-1]) if len(history) else float("nan"),
+            "best_val_loss": float(history["val_loss"].min()) if len(history) else float("nan"),
+            "minutes": result.seconds / 60, "images_per_second": result.images_per_second}
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
@@ -66,7 +76,7 @@ def _pair(data) -> tuple[np.ndarray, np.ndarray]:
     """Inputs and targets as float32 arrays of equal length (the same array for an autoencoder)."""
     if isinstance(data, tuple):
         if len(data) != 2 or len(data[0]) != len(data[1]):
-            raise ValueError("training data as a tuple must be (inputs, targets) of equal length")
+            raise ParameterError("training data as a tuple must be (inputs, targets) of equal length")
         return np.asarray(data[0], np.float32), np.asarray(data[1], np.float32)
     x = np.asarray(data, np.float32)
     return x, x
