@@ -162,3 +162,51 @@ def leakage_histograms(per_split: dict[str, np.ndarray], threshold: float) -> pl
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def noise_methods(long: pd.DataFrame) -> plt.Figure:
+    """SSIM against the clean original for every method and noise kind (bars)."""
+    from aecrypt.noise import NOISE_LABELS
+
+    shown = long.assign(noise=long["noise"].map(NOISE_LABELS))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    sns.barplot(shown, x="noise", y="ssim_mean", hue="method", ax=ax)
+    ax.set_xlabel("noise added to the test images")
+    ax.set_ylabel("SSIM against the clean original")
+    ax.legend(fontsize=8, title="output of")
+    fig.tight_layout()
+    return fig
+
+
+def noise_examples(original: np.ndarray, examples: dict[str, dict[str, np.ndarray]]) -> plt.Figure:
+    """One row per noise kind: the original, then each method's output for the first image."""
+    from aecrypt.noise import NOISE_LABELS
+
+    kinds = list(examples)
+    methods = list(examples[kinds[0]])
+    fig, axes = plt.subplots(len(kinds), len(methods) + 1, figsize=(2.2 * (len(methods) + 1), 2.3 * len(kinds)), squeeze=False)
+    for row, kind in enumerate(kinds):
+        panels = [("original", original)] + [(m, examples[kind][m][0]) for m in methods]
+        for col, (title, image) in enumerate(panels):
+            _show(axes[row, col], np.clip(image, 0, 1), f"{NOISE_LABELS.get(kind, kind)}: {title}" if col == 0 else title)
+    fig.tight_layout()
+    return fig
+
+
+def noise_sweep(sweep: pd.DataFrame) -> plt.Figure:
+    """SSIM of each method's output against noise strength, one panel per noise kind."""
+    from aecrypt.noise import NOISE_LABELS, STRENGTH_LABELS, STRENGTH_PARAMETER
+
+    kinds = list(dict.fromkeys(sweep["noise"]))
+    fig, axes = plt.subplots(1, len(kinds), figsize=(3.4 * len(kinds), 3.4), squeeze=False)
+    for ax, kind in zip(axes[0], kinds):
+        part = sweep[sweep["noise"] == kind]
+        for method, rows in part.groupby("method", sort=False):
+            ax.plot(rows["strength"], rows["ssim_mean"], marker="o", label=method)
+        ax.set_xscale("log")
+        ax.set_title(NOISE_LABELS[kind])
+        ax.set_xlabel(f"{STRENGTH_LABELS[STRENGTH_PARAMETER[kind]]} (log scale)")
+        ax.set_ylabel("SSIM against the clean original")
+    axes[0, -1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -46,3 +46,18 @@ def add_noise(images: np.ndarray, kind: str, rng: np.random.Generator, **params:
         return x.astype(np.float32)
     noisy = random_noise(x, mode=NOISE_MODES[kind], rng=rng, clip=True, **full)
     return noisy.astype(np.float32)
+
+
+#: Strength ranges of the sweep (log-spaced between these), per kind, in the parameter
+#: ``STRENGTH_PARAMETER`` names; each range brackets scikit-image's default.
+SWEEP_RANGES: dict[str, tuple[float, float]] = {"salt_pepper": (0.01, 0.3), "speckle": (0.005, 0.2), "gaussian": (0.001, 0.1)}
+#: Words for the kinds and their strength parameters, for figure labels.
+NOISE_LABELS = {"none": "no noise", "salt_pepper": "salt and pepper", "speckle": "speckle", "poisson": "Poisson", "gaussian": "Gaussian"}
+STRENGTH_LABELS = {"amount": "share of pixels flipped", "var": "noise variance"}
+
+
+def sweep_strengths(points: int, ranges: dict[str, tuple[float, float]] = SWEEP_RANGES) -> dict[str, list[float]]:
+    """``points`` log-spaced strengths per noise kind, for ``robustness.strength_sweep``."""
+    if points < 2:
+        raise ParameterError(f"a sweep needs at least 2 points, not {points}")
+    return {kind: [float(v) for v in np.geomspace(low, high, points)] for kind, (low, high) in ranges.items()}

@@ -15,6 +15,7 @@ from scipy.ndimage import median_filter
 from skimage.restoration import denoise_nl_means, estimate_sigma
 
 from aecrypt.metrics import image_quality, summarize_quality
+from aecrypt.paper import PAPER_TABLE6
 from aecrypt.noise import STRENGTH_PARAMETER, add_noise, noise_parameters
 
 MEDIAN_SIZE = 3
@@ -154,6 +155,43 @@ def strength_sweep(
             table["strength"] = value
             frames.append(table)
     return pd.concat(frames, ignore_index=True)
+
+
+#: Table 6's rows, in the paper's order.
+TABLE6_KINDS = ["none", "salt_pepper", "speckle", "poisson", "gaussian"]
+PIPELINE, NOISY = "autoencoder pipeline", "noisy input"
+
+
+def table6(long_by_data: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The paper's Table 6 layout (SSIM and MSE of the noisy input and of the pipeline's
+    output) for each image set, from ``noise_table``'s long tables, with the paper's
+    numbers beside ours in columns labelled ``paper_``."""
+    frames = []
+    for data, long in long_by_data.items():
+        kinds = [k for k in TABLE6_KINDS if k in set(long["noise"])]
+        wide = long.pivot(index="noise", columns="method", values=["ssim_mean", "mse_mean", "images"]).reindex(kinds)
+        frames.append(pd.DataFrame({
+            "data": data, "noise": kinds, "images": wide[("images", PIPELINE)].astype(int).values,
+            "ssim_noisy": wide[("ssim_mean", NOISY)].values, "ssim_pipeline": wide[("ssim_mean", PIPELINE)].values,
+            "mse_noisy": wide[("mse_mean", NOISY)].values, "mse_pipeline": wide[("mse_mean", PIPELINE)].values,
+        }))
+    paper = PAPER_TABLE6.add_prefix("paper_").rename(columns={"paper_noise": "noise"})
+    return pd.concat(frames, ignore_index=True).merge(paper, on="noise", how="left")
+
+
+def findings(table: pd.DataFrame, long: pd.DataFrame, data: str) -> list[str]:
+    """One line per noise kind for one image set: does the pipeline raise SSIM over the
+    noisy input, which method does best, and what the paper reported."""
+    rows = table[table["data"] == data].set_index("noise")
+    lines = []
+    for kind in rows.index.drop("none", errors="ignore"):
+        row = rows.loc[kind]
+        gain = row["ssim_pipeline"] - row["ssim_noisy"]
+        best = long[long["noise"] == kind].sort_values("ssim_mean", ascending=False).iloc[0]
+        lines.append(f"{data}, {kind}: SSIM noisy {row['ssim_noisy']:.3f} -> pipeline {row['ssim_pipeline']:.3f} "
+                     f"({'better' if gain > 0 else 'worse'} by {abs(gain):.3f}); best method: {best['method']} "
+                     f"({best['ssim_mean']:.3f}); paper: {row['paper_ssim_noisy']} -> {row['paper_ssim_pipeline']}")
+    return lines
 
 
 def _describe(params: dict[str, float]) -> str:
