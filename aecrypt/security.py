@@ -5,11 +5,15 @@ substitute decoder from the encoder that Section 3.4 installs on every sender's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from skimage.transform import resize
 
-from aecrypt.cipher import ciphertext_bytes, encrypt_features, encrypt_image
+from aecrypt.cipher import ciphertext_bytes, decrypt_features, encrypt_features, encrypt_image, read_header
+from aecrypt.errors import ParameterError, WrongKeyOrTamperedError
 from aecrypt.metrics import (
     IDEAL_CORRELATION,
     IDEAL_ENTROPY,
@@ -19,9 +23,12 @@ from aecrypt.metrics import (
     as_bytes,
     byte_chi_square,
     byte_entropy,
+    image_quality,
     npcr,
     npcr_critical,
+    psnr,
     ssim,
+    summarize_quality,
     uaci,
     uaci_critical_interval,
 )
@@ -32,6 +39,17 @@ SCHEMES_COMPARED = ("gcm", "paper", "ecb")
 AES_BLOCK = 16
 #: 5 % critical value of chi-square with 255 degrees of freedom: uniform bytes stay below it.
 CHI_SQUARE_CRITICAL = 293.25
+#: The features "are a representation of the image" if a channel, merely viewed, picks out
+#: its own image among the test split in at least this share of cases ...
+IDENTIFY_MIN_SHARE = 0.5
+#: ... and at least this many times as often as guessing would.
+IDENTIFY_CHANCE_FACTOR = 10
+#: "Conclusions can be built without the decoder" if the attacker's SSIM reaches this share of the receiver's.
+ATTACK_SSIM_RATIO = 0.9
+#: Below this test SSIM the real decoder is too poor (a smoke run) for either verdict to mean anything.
+RECEIVER_MIN_SSIM = 0.8
+#: Row names of ``attack_table``: the receiver's decoder and the attacker's substitute.
+RECEIVER, ATTACKER = "real decoder (the receiver)", "substitute decoder (the attacker)"
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -233,3 +251,172 @@ def train_substitute_decoder(
         epochs=epochs, batch_size=batch_size, seed=seed, progress=progress,
     )
     return decoder, result
+
+
+def attack_table(originals: np.ndarray, real: np.ndarray, stolen: np.ndarray, public_images: int, epochs: int, seconds: float) -> pd.DataFrame:
+    """Test images decoded by the real decoder and by the attacker's substitute: quality against
+    the originals (mean and spread), beside what the attack took (images, epochs, minutes)."""
+    rows = []
+    for name, images in ((RECEIVER, real), (ATTACKER, stolen)):
+        q = summarize_quality(image_quality(originals, images))
+        rows.append({"decoder": name, "ssim": q["ssim_mean"], "ssim_std": q["ssim_std"], "psnr_db": q["psnr_mean"],
+                     "psnr_std": q["psnr_std"], "mse": q["mse_mean"]})
+    return pd.DataFrame(rows).assign(public_images=public_images, attack_epochs=epochs, attack_minutes=seconds / 60)
+
+
+def best_view(similarity: pd.DataFrame) -> pd.Series:
+    """The feature channel that picks out its own image most often (the last of equals), from ``feature_similarity``."""
+    return similarity.sort_values("identified", kind="stable").iloc[-1]
+
+
+def findings(similarity: pd.DataFrame, attack: pd.DataFrame, statistics: pd.DataFrame) -> list[str]:
+    """Notebook 06's measured findings, one line each: the best feature channel, the attacker
+    against the receiver, and the repeated blocks in each ciphertext (rows named 'scheme: ...')."""
+    view = best_view(similarity)
+    attacker, receiver = _decoder_row(attack, ATTACKER), _decoder_row(attack, RECEIVER)
+    repeated = statistics.set_index("data")["repeated_blocks"]
+    return [
+        f"Feature map: channel {int(view['channel'])} correlates with its own image at |r| = {view['abs_r_own_image']:.2f} "
+        f"(other test images: {view['abs_r_other_images']:.2f}; SSIM {view['ssim_mean']:.2f}) and picks out its "
+        f"own image among {int(view['images'])} in {view['identified']:.0%} of cases (chance {view['chance']:.0%}).",
+        f"Substitute decoder after {int(attacker['attack_epochs'])} epochs on {int(attacker['public_images'])} public images "
+        f"({attacker['attack_minutes']:.1f} min on this CPU): test SSIM {attacker['ssim']:.3f}, PSNR {attacker['psnr_db']:.1f} dB, "
+        f"against the real decoder's {receiver['ssim']:.3f} and {receiver['psnr_db']:.1f} dB.",
+        "Repeated 16-byte blocks in the ciphertext: " + ", ".join(f"{k}: {repeated[k]:.0%}" for k in repeated.index if ":" in k),
+    ]
+
+
+def verdict_rules() -> str:
+    """The thresholds ``claim_verdicts`` applies, in words, so a report states them beside the verdicts."""
+    return (f"Verdict rules: the features show the image if a channel picks out its own image in at least "
+            f"{IDENTIFY_MIN_SHARE:.0%} of cases and {IDENTIFY_CHANCE_FACTOR} times chance; the attacker succeeds if its "
+            f"SSIM reaches {ATTACK_SSIM_RATIO:.0%} of the real decoder's; no verdict if the real decoder's SSIM is below "
+            f"{RECEIVER_MIN_SSIM}.")
+
+
+def shows_image(view: pd.Series) -> bool:
+    """Whether a feature channel, merely viewed, identifies its image often enough to be a picture of it."""
+    return bool(view["identified"] >= max(IDENTIFY_MIN_SHARE, IDENTIFY_CHANCE_FACTOR * view["chance"]))
+
+
+def attacker_succeeds(attacker_ssim: float, receiver_ssim: float) -> bool:
+    """Whether the attacker's decoder comes close enough to the receiver's to draw conclusions."""
+    return bool(attacker_ssim >= ATTACK_SSIM_RATIO * receiver_ssim)
+
+
+def claim_verdicts(similarity: pd.DataFrame, attack: pd.DataFrame) -> list[str]:
+    """Whether the paper's two security claims hold on this run, or why no verdict is given."""
+    attacker, receiver = _decoder_row(attack, ATTACKER), _decoder_row(attack, RECEIVER)
+    if receiver["ssim"] < RECEIVER_MIN_SSIM:
+        return [f"Inconclusive: the real decoder reaches SSIM {receiver['ssim']:.2f} only (a smoke run?); train longer."]
+    return [
+        "Claim 'features cannot be viewed as a representation of the original data': "
+        + ("DOES NOT HOLD" if shows_image(best_view(similarity)) else "holds on this run"),
+        "Claim 'no conclusions can be built without the decoder': "
+        + ("DOES NOT HOLD" if attacker_succeeds(attacker["ssim"], receiver["ssim"]) else "holds on this run"),
+    ]
+
+
+def _decoder_row(attack: pd.DataFrame, name: str) -> pd.Series:
+    """The row of ``attack_table`` for one decoder, by name; an error if it is missing or repeated."""
+    rows = attack[attack["decoder"] == name]
+    if len(rows) != 1:
+        raise ParameterError(f"the attack table should have one row for {name!r}, not {len(rows)}")
+    return rows.iloc[0]
+
+
+# ------------------------------------------------------------ notebook 03: Figure 6 and one flipped byte
+
+
+def ciphertext_picture(payload: bytes, channels: int = 3) -> np.ndarray:
+    """A payload's encrypted body as a square image in [0, 1] (bytes as pixels, remainder dropped), for Figure 6c."""
+    body = np.frombuffer(ciphertext_bytes(payload), np.uint8)
+    side = int(np.sqrt(body.size // channels))
+    return body[: side * side * channels].reshape(side, side, channels) / 255.0
+
+
+@dataclass(frozen=True, eq=False)
+class Journey:
+    """One image through sender and receiver (Figure 6): each stage's array and the payload sent."""
+
+    image: np.ndarray
+    features: np.ndarray
+    payload: bytes
+    decrypted: np.ndarray
+    output: np.ndarray
+
+    @property
+    def bit_exact(self) -> bool:
+        """Whether the receiver's features equal the sender's bit for bit (they must, under GCM)."""
+        return self.decrypted.tobytes() == self.features.tobytes()
+
+    def summary(self, name: str) -> str:
+        """One line: shapes, payload size, the bit-for-bit check and the output's quality."""
+        return (f"{name}: features {self.features.shape} {self.features.dtype}, payload {len(self.payload)} bytes; "
+                f"decrypted features equal the encoder's bit for bit: {self.bit_exact}; "
+                f"output SSIM {ssim(self.image, self.output):.4f}, PSNR {psnr(self.image, self.output):.1f} dB")
+
+
+def journey(
+    image: np.ndarray, encode_one: Callable[[np.ndarray], np.ndarray], decode_one: Callable[[np.ndarray], np.ndarray],
+    key: bytes, rng: np.random.Generator | None = None,
+) -> Journey:
+    """Encode, encrypt (AES-256-GCM), decrypt and decode one image, keeping every stage for Figure 6.
+
+    ``encode_one``/``decode_one`` map one image to its feature map and back; ``rng`` seeds the
+    nonce so the payload repeats byte for byte (study only).
+    """
+    features = encode_one(image)
+    payload = encrypt_features(features, key, rng=rng)
+    decrypted = decrypt_features(payload, key)
+    return Journey(image, features, payload, decrypted, decode_one(decrypted))
+
+
+@dataclass(frozen=True, eq=False)
+class ByteFlip:
+    """One ciphertext byte inverted under the paper's scheme: what the receiver decodes, and whether GCM noticed the same flip."""
+
+    position: int
+    features: np.ndarray
+    garbled: np.ndarray
+    clean_output: np.ndarray
+    garbled_output: np.ndarray
+    gcm_rejected: bool
+
+    @property
+    def changed(self) -> int:
+        """How many feature values the flip changed (one 16-byte block's worth at most)."""
+        return int(np.sum(self.garbled != self.features))
+
+    def summary(self) -> list[str]:
+        """What the flip did under the paper's scheme, and what GCM made of it."""
+        return [f"flipped byte {self.position}: {self.changed} feature values changed, largest now "
+                f"{np.nanmax(np.abs(self.garbled)):.3g}; decoded SSIM against the clean decoding "
+                f"{ssim(self.clean_output, self.garbled_output):.4f}",
+                f"the same flip under GCM: {WrongKeyOrTamperedError.__name__ if self.gcm_rejected else 'ACCEPTED (no integrity check?)'}"]
+
+
+def paper_scheme_byte_flip(
+    features: np.ndarray, key: bytes, decode_one: Callable[[np.ndarray], np.ndarray], rng: np.random.Generator,
+) -> ByteFlip:
+    """Encrypt features with the paper's scheme, invert one ciphertext byte drawn from ``rng``,
+    decrypt and decode; then invert the first ciphertext byte of a GCM payload and try to decrypt.
+
+    The paper's scheme has no integrity check, so the receiver decodes the damaged features
+    (infinities and NaNs drawn as 0) without complaint; GCM refuses them. ``rng`` also seeds
+    the nonces, so the run repeats byte for byte (study only).
+    """
+    payload = bytearray(encrypt_features(features, key, scheme="paper", rng=rng))
+    header = read_header(bytes(payload))
+    position = header.header_bytes + int(rng.integers(header.body_bytes))
+    payload[position] ^= 0xFF
+    garbled = decrypt_features(bytes(payload), key, allow_unauthenticated=True)
+    garbled_output = decode_one(np.nan_to_num(garbled, posinf=0, neginf=0))
+    gcm_payload = bytearray(encrypt_features(features, key, rng=rng))
+    gcm_payload[read_header(bytes(gcm_payload)).header_bytes] ^= 0xFF
+    try:
+        decrypt_features(bytes(gcm_payload), key)
+        rejected = False
+    except WrongKeyOrTamperedError:
+        rejected = True
+    return ByteFlip(position, features, garbled, decode_one(features), garbled_output, rejected)

@@ -18,10 +18,14 @@ import pandas as pd
 from PIL import Image
 
 from aecrypt.cipher import decrypt_features, encrypt_features, encrypt_image
+from aecrypt.errors import ParameterError
 from aecrypt.metrics import psnr, ssim
+from aecrypt.paper import PAPER_TABLE3, PAPER_TABLE4, PAPER_TIME_REDUCTION_TEXT
 
 MEGABYTE = 1e6
 DEFAULT_WARMUP = 5
+#: The two AES implementations timed: pycryptodome (every scheme) and OpenSSL (GCM only).
+PYCRYPTODOME, OPENSSL = "pycryptodome", "cryptography (OpenSSL)"
 #: Lossy and lossless codecs a practitioner would use to make less data to encrypt.
 CODECS = {
     "PNG (lossless)": ("PNG", {"optimize": False}),
@@ -79,7 +83,7 @@ def aes_table(payloads: dict[str, np.ndarray], key: bytes, schemes: tuple[str, .
             jobs[(name, scheme)] = (encrypt, decrypt, plain, len(payload))
     enc = time_interleaved({k: v[0] for k, v in jobs.items()}, repeats)
     dec = time_interleaved({k: v[1] for k, v in jobs.items()}, repeats)
-    return pd.DataFrame([_row(n, s, "pycryptodome", job[2], job[3], enc[(n, s)], dec[(n, s)]) for (n, s), job in jobs.items()])
+    return pd.DataFrame([_row(n, s, PYCRYPTODOME, job[2], job[3], enc[(n, s)], dec[(n, s)]) for (n, s), job in jobs.items()])
 
 
 def openssl_gcm_table(payloads: dict[str, np.ndarray], key: bytes, repeats: int) -> pd.DataFrame:
@@ -94,7 +98,7 @@ def openssl_gcm_table(payloads: dict[str, np.ndarray], key: bytes, repeats: int)
         sealed = gcm.encrypt(nonce, data, None)
         enc = time_call(lambda: gcm.encrypt(nonce, data, None), repeats)
         dec = time_call(lambda: gcm.decrypt(nonce, sealed, None), repeats)
-        rows.append(_row(name, "gcm", "cryptography (OpenSSL)", len(data), len(sealed), enc, dec))
+        rows.append(_row(name, "gcm", OPENSSL, len(data), len(sealed), enc, dec))
     return pd.DataFrame(rows)
 
 
@@ -143,7 +147,7 @@ def codec_table(image: np.ndarray, key: bytes, repeats: int) -> pd.DataFrame:
         comp = time_call(compress, max(3, repeats // 10))
         enc = time_call(seal, repeats)
         rows.append({
-            "method": f"{name} + AES-GCM", "bytes": len(blob) + 28, "compress_median_s": comp["median_s"],
+            "method": sealed(name), "bytes": len(blob) + 28, "compress_median_s": comp["median_s"],
             "encrypt_median_s": enc["median_s"], "ssim": ssim(image, decoded), "psnr_db": psnr(image, decoded),
         })
     return pd.DataFrame(rows)
@@ -245,3 +249,225 @@ def _leaf_layers(model) -> list:
         elif not isinstance(layer, keras.layers.InputLayer):
             leaves.append(layer)
     return leaves
+
+
+# ------------------------------------------------------------ notebook 04's tables
+
+#: The raw image's payload name; the feature maps' are ``feature_payload(dtype)``.
+RAW_PAYLOAD = "raw image uint8"
+#: Wire formats of the feature map that notebook 04 times, smallest last.
+FEATURE_DTYPES_TIMED = ("float32", "float16", "uint8")
+#: Steps of the sender and receiver that ``step_times`` measures, one image at a time.
+ENCODER_STEP, DECODER_STEP = "encoder (1 image)", "decoder (1 image)"
+ENCRYPT_FEATURES_STEP, DECRYPT_FEATURES_STEP = "AES-GCM encrypt features", "AES-GCM decrypt features"
+ENCRYPT_RAW_STEP, DECRYPT_RAW_STEP = "AES-GCM encrypt raw image", "AES-GCM decrypt raw image"
+#: Rows of the end-to-end table: AES alone on the raw image, and the scheme for one image.
+RAW_METHOD, SENDER_METHOD, RECEIVER_METHOD = "AES on raw image", "encoder + AES (1 image)", "AES + decoder (1 image)"
+#: Row names of the paper's Tables 3 and 4 that ours are compared with.
+PAPER_AES, PAPER_PROPOSED = "AES (without autoencoders)", "Proposed model (AE-Img-Crypto)"
+
+
+def feature_payload(dtype: str) -> str:
+    """Payload name of the feature map sent as ``dtype`` ('features float32', ...), as the tables look it up."""
+    return f"features {dtype}"
+
+
+def sealed(method: str) -> str:
+    """Name of a size-versus-quality row: what is encrypted, then AES-GCM."""
+    return f"{method} + AES-GCM"
+
+
+def feature_method(dtype: str) -> str:
+    """Size-versus-quality row name of the autoencoder's features sent as ``dtype``."""
+    return sealed(f"autoencoder features {dtype}")
+
+
+def batch_step(model: str, batch: int) -> str:
+    """Step name of ``model`` ('encoder' or 'decoder') timed on a batch; its time is per batch
+    in ``step_times`` and per image in the tables."""
+    return f"{model} (batch of {batch}, per image)"
+
+
+def payloads(raw: np.ndarray, features: np.ndarray) -> dict[str, np.ndarray]:
+    """The arrays AES is timed on: the raw uint8 image and the feature map in each wire format
+    (the uint8 entry stays float: ``encrypt_features`` quantises it, and that is timed too)."""
+    wire = {"float32": features, "float16": features.astype(np.float16), "uint8": features}
+    return {RAW_PAYLOAD: raw, **{feature_payload(d): wire[d] for d in FEATURE_DTYPES_TIMED}}
+
+
+def payload_sizes(arrays: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Shape and plaintext bytes of each payload (the dtype is the name's last word), before timing."""
+    return pd.DataFrame([{"payload": name, "shape": "x".join(map(str, a.shape)),
+                          "bytes": a.size * np.dtype(name.split()[-1]).itemsize} for name, a in arrays.items()])
+
+
+def batch_of(images: np.ndarray, size: int) -> np.ndarray:
+    """The first ``size`` images, repeated round if there are fewer (smoke runs have few test images)."""
+    return images[:size] if len(images) >= size else np.resize(images, (size, *images.shape[1:]))
+
+
+def step_times(encoder, decoder, image: np.ndarray, batch: np.ndarray, key: bytes, aes_repeats: int, model_repeats: int) -> dict[str, dict[str, float]]:
+    """``time_call`` of each step of sender and receiver: the networks on one image and on a
+    batch (time per batch), AES-256-GCM on the features and on the raw image."""
+    from aecrypt.pipeline import decode, encode
+
+    features = encode(encoder, image[None])[0]
+    raw = np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)
+    batch_features = encode(encoder, batch)
+    features_payload, raw_payload = encrypt_features(features, key), encrypt_image(raw, key)
+    r, n = model_repeats, len(batch)
+    return {
+        ENCODER_STEP: time_call(lambda: encode(encoder, image[None]), r),
+        ENCRYPT_FEATURES_STEP: time_call(lambda: encrypt_features(features, key), aes_repeats),
+        DECRYPT_FEATURES_STEP: time_call(lambda: decrypt_features(features_payload, key), aes_repeats),
+        DECODER_STEP: time_call(lambda: decode(decoder, features[None]), r),
+        ENCRYPT_RAW_STEP: time_call(lambda: encrypt_image(raw, key), aes_repeats),
+        DECRYPT_RAW_STEP: time_call(lambda: decrypt_features(raw_payload, key), aes_repeats),
+        batch_step("encoder", n): time_call(lambda: encode(encoder, batch), max(3, r // 4)),
+        batch_step("decoder", n): time_call(lambda: decode(decoder, batch_features), max(3, r // 4)),
+    }
+
+
+def parts_table(parts: dict[str, dict[str, float]], batch: int) -> pd.DataFrame:
+    """Median and interquartile range of each step in seconds per image (batch steps divided by ``batch``)."""
+    batched = {batch_step("encoder", batch), batch_step("decoder", batch)}
+    rows = []
+    for step, t in parts.items():
+        per = batch if step in batched else 1
+        rows.append({"step": step, "median_s": t["median_s"] / per, "iqr_s": (t["q75_s"] - t["q25_s"]) / per, "repeats": t["repeats"]})
+    return pd.DataFrame(rows)
+
+
+def end_to_end_table(parts: dict[str, dict[str, float]], batch: int) -> pd.DataFrame:
+    """Seconds per image of sender and receiver, network and AES apart: AES alone on the raw
+    image, the scheme on one image, and the scheme with the network run on a batch."""
+    m = {step: t["median_s"] for step, t in parts.items()}
+    rows = [
+        ("sender", RAW_METHOD, 0.0, m[ENCRYPT_RAW_STEP]),
+        ("sender", SENDER_METHOD, m[ENCODER_STEP], m[ENCRYPT_FEATURES_STEP]),
+        ("sender", f"encoder + AES (batch {batch})", m[batch_step("encoder", batch)] / batch, m[ENCRYPT_FEATURES_STEP]),
+        ("receiver", RAW_METHOD, 0.0, m[DECRYPT_RAW_STEP]),
+        ("receiver", RECEIVER_METHOD, m[DECODER_STEP], m[DECRYPT_FEATURES_STEP]),
+        ("receiver", f"AES + decoder (batch {batch})", m[batch_step("decoder", batch)] / batch, m[DECRYPT_FEATURES_STEP]),
+    ]
+    table = pd.DataFrame(rows, columns=["side", "method", "model_s", "aes_s"])
+    table["total_s"] = table["model_s"] + table["aes_s"]
+    return table
+
+
+def size_quality_rows(
+    image: np.ndarray, features: np.ndarray, decode_one: Callable[[np.ndarray], np.ndarray], key: bytes, encoder_s: float, repeats: int,
+) -> pd.DataFrame:
+    """The autoencoder's features under AES-GCM in each wire format: payload bytes, encoder and
+    AES time, and SSIM/PSNR of the decoded round trip (``decode_one`` maps features to an image)."""
+    rows = []
+    for dtype in FEATURE_DTYPES_TIMED:
+        payload = encrypt_features(features, key, dtype=dtype)
+        out = decode_one(decrypt_features(payload, key))
+        t = time_call(lambda d=dtype: encrypt_features(features, key, dtype=d), repeats)
+        rows.append({"method": feature_method(dtype), "bytes": len(payload), "compress_median_s": encoder_s,
+                     "encrypt_median_s": t["median_s"], "ssim": ssim(image, out), "psnr_db": psnr(image, out)})
+    return pd.DataFrame(rows)
+
+
+def size_quality_table(features: pd.DataFrame, codecs: pd.DataFrame, raw_bytes: int, raw_encrypt_s: float) -> pd.DataFrame:
+    """Bytes to encrypt and quality after the round trip: the raw image, then the features
+    (``size_quality_rows``), then the codecs (``codec_table``)."""
+    raw = {"method": sealed("raw image"), "bytes": raw_bytes, "compress_median_s": 0.0,
+           "encrypt_median_s": raw_encrypt_s, "ssim": 1.0, "psnr_db": float("inf")}
+    return pd.concat([pd.DataFrame([raw]), features, codecs], ignore_index=True)
+
+
+def reduction_percent(before: float, after: float) -> float:
+    """How much shorter ``after`` is than ``before``, in percent (negative: longer), as Table 4 counts."""
+    return 100.0 * (1.0 - after / before)
+
+
+def table3(aes: pd.DataFrame, end_to_end: pd.DataFrame) -> pd.DataFrame:
+    """Table 3 (seconds to encrypt and decrypt): the paper's two rows, then ours for the raw
+    image and the float32 features under AES-GCM and the paper's scheme, and the whole sender
+    and receiver. Rows are looked up by name, so the input tables may come in any order."""
+    rows = [{"source": "paper", "method": r["method"], "bytes": None, "encryption_s": r["encryption_s"],
+             "decryption_s": r["decryption_s"]} for _, r in PAPER_TABLE3.iterrows()]
+    f32 = feature_payload("float32")
+    for scheme, label in (("gcm", "AES-256-GCM"), ("paper", "paper scheme (256 row keys)")):
+        for payload, what in ((RAW_PAYLOAD, "raw image"), (f32, "features float32")):
+            row = _one(aes, payload=payload, scheme=scheme, backend=PYCRYPTODOME)
+            rows.append({"source": "ours", "method": f"{label}, {what}", "bytes": int(row["plaintext_bytes"]),
+                         "encryption_s": row["encrypt_median_s"], "decryption_s": row["decrypt_median_s"]})
+    rows.append({"source": "ours", "method": "encoder + AES-256-GCM (whole sender)",
+                 "bytes": int(_one(aes, payload=f32, scheme="gcm", backend=PYCRYPTODOME)["plaintext_bytes"]),
+                 "encryption_s": _one(end_to_end, side="sender", method=SENDER_METHOD)["total_s"],
+                 "decryption_s": _one(end_to_end, side="receiver", method=RECEIVER_METHOD)["total_s"]})
+    return pd.DataFrame(rows)
+
+
+def table4(aes: pd.DataFrame, end_to_end: pd.DataFrame) -> pd.DataFrame:
+    """Table 4 (reduction of encryption time against AES-GCM on the raw image, %): the paper's
+    two rows, then ours for the features in each wire format and for the whole sender."""
+    paper = PAPER_TABLE4.set_index("model")["enhancement_over_aes_percent"]
+    rows = [
+        {"source": "paper", "comparison": "DeepEDN vs AES", "reduction_percent": float(paper["DeepEDN"])},
+        {"source": "paper", "comparison": f"proposed model vs AES (Table 4; the text says {100 * PAPER_TIME_REDUCTION_TEXT:.0f} %)",
+         "reduction_percent": float(paper[PAPER_PROPOSED])},
+    ]
+    raw_s = _gcm_encrypt_s(aes, RAW_PAYLOAD)
+    for dtype in FEATURE_DTYPES_TIMED:
+        rows.append({"source": "ours", "comparison": f"AES-GCM on {dtype} features vs on the raw image",
+                     "reduction_percent": reduction_percent(raw_s, _gcm_encrypt_s(aes, feature_payload(dtype)))})
+    sender_s = _one(end_to_end, side="sender", method=SENDER_METHOD)["total_s"]
+    rows.append({"source": "ours", "comparison": "encoder + AES-GCM vs AES-GCM on the raw image (whole sender)",
+                 "reduction_percent": reduction_percent(raw_s, sender_s)})
+    return pd.DataFrame(rows)
+
+
+def conclusions(aes: pd.DataFrame, end_to_end: pd.DataFrame, size_quality: pd.DataFrame, cpu: str, raw_shape: tuple[int, ...]) -> list[str]:
+    """Notebook 04's conclusion, one line per finding, computed from its tables: equal bytes
+    take equal AES time, smaller wire formats, the whole sender and receiver, OpenSSL and the
+    paper's 0.05 s, and the codec that makes the least data to encrypt."""
+    raw = _one(aes, payload=RAW_PAYLOAD, scheme="gcm", backend=PYCRYPTODOME)
+    raw_s = raw["encrypt_median_s"]
+    f32_s, f16_s, u8_s = (_gcm_encrypt_s(aes, feature_payload(d)) for d in FEATURE_DTYPES_TIMED)
+    sender_s = _one(end_to_end, side="sender", method=SENDER_METHOD)["total_s"]
+    receiver_s = _one(end_to_end, side="receiver", method=RECEIVER_METHOD)["total_s"]
+    receiver_raw_s = _one(end_to_end, side="receiver", method=RAW_METHOD)["total_s"]
+    openssl_s = _one(aes, payload=RAW_PAYLOAD, scheme="gcm", backend=OPENSSL)["encrypt_median_s"]
+    codecs = size_quality[size_quality["method"].isin([sealed(name) for name in CODECS])]
+    smallest = codecs.sort_values("bytes", kind="stable").iloc[0]
+    uint8 = _one(size_quality, method=feature_method("uint8"))
+    paper_aes_s = _one(PAPER_TABLE3, method=PAPER_AES)["encryption_s"]
+    table4_percent = _one(PAPER_TABLE4, model=PAPER_PROPOSED)["enhancement_over_aes_percent"]
+    paper_reduction = f"{100 * PAPER_TIME_REDUCTION_TEXT:.0f}-{table4_percent:.0f} %"
+    sender_ratio = sender_s / raw_s
+    return [
+        f"Measured on {cpu}, pycryptodome AES-256-GCM, medians of {int(raw['repeats'])} interleaved repetitions:",
+        f"- raw {'x'.join(map(str, raw_shape))} image and float32 features are both "
+        f"{int(_one(aes, payload=feature_payload('float32'), scheme='gcm', backend=PYCRYPTODOME)['plaintext_bytes'])} bytes; "
+        f"AES takes {raw_s * 1e3:.3f} ms and {f32_s * 1e3:.3f} ms (ratio {f32_s / raw_s:.2f}; the raw image's interquartile "
+        f"spread is {100 * raw['encrypt_iqr_s'] / raw_s:.0f} % of its median). Equal bytes, equal work: no reduction from the autoencoder itself.",
+        *(f"- {label} features ({share} the bytes) take {t * 1e3:.3f} ms, {t / f32_s:.2f} times float32: "
+          + ("converting them costs more than the AES they save." if t > f32_s else "the smaller payload is faster to encrypt.")
+          for label, share, t in (("float16", "half", f16_s), ("uint8-quantised", "a quarter of", u8_s))),
+        f"- the whole sender (encoder + AES) takes {sender_s * 1e3:.1f} ms per image, {sender_ratio:.0f} times "
+        f"AES on the raw image; the receiver (AES + decoder) {receiver_s / receiver_raw_s:.0f} times. The paper reports a "
+        f"{paper_reduction} reduction; we measure {'an increase' if sender_ratio > 1 else 'a reduction'}.",
+        f"- AES-GCM through OpenSSL takes {openssl_s * 1e6:.0f} us for the raw image; the paper's {paper_aes_s:g} s is "
+        f"{paper_aes_s / raw_s:.0f} times our pycryptodome time.",
+        f"- {smallest['method']} makes the least data to encrypt: {int(smallest['bytes'])} bytes at SSIM "
+        f"{smallest['ssim']:.4f}, against {int(uint8['bytes'])} bytes for uint8 features at SSIM {uint8['ssim']:.4f}.",
+    ]
+
+
+def _gcm_encrypt_s(aes: pd.DataFrame, payload: str) -> float:
+    """Median AES-256-GCM encryption time of one payload in pycryptodome."""
+    return float(_one(aes, payload=payload, scheme="gcm", backend=PYCRYPTODOME)["encrypt_median_s"])
+
+
+def _one(table: pd.DataFrame, **match: str) -> pd.Series:
+    """The one row whose columns hold the given values; an error naming them if there is none or several."""
+    mask = pd.Series(True, index=table.index)
+    for column, value in match.items():
+        mask &= table[column] == value
+    if mask.sum() != 1:
+        raise ParameterError(f"expected one row with {match}, found {int(mask.sum())}; the timing table is incomplete")
+    return table[mask].iloc[0]

@@ -9,6 +9,10 @@ import pytest
 from PIL import Image
 
 from aecrypt.data import (
+    OOD_GROUPS,
+    ROLES,
+    load_ood_images,
+    slab_roles,
     SkippedImagesWarning,
     crop_fundus,
     load_dataset,
@@ -17,7 +21,7 @@ from aecrypt.data import (
     stream_folder,
     stratified_split,
 )
-from aecrypt.errors import DatasetError, ImageReadError
+from aecrypt.errors import DatasetError, ImageReadError, ParameterError
 
 
 def _write(path, array, **save):
@@ -80,7 +84,7 @@ def test_folder_with_subfolder_classes(tmp_path, rng):
     with pytest.warns(SkippedImagesWarning, match="skipped 1 unreadable image.*broken.png"):
         split = load_dataset("folder", data_dir=root, image_size=16, seed=0)
     assert split.x_train.shape[1:] == (16, 16, 3)
-    assert len(split.x_train) + len(split.x_test) == 18
+    assert len(split.x_train) + len(split.x_val) + len(split.x_test) == 18 and len(split.x_guard) == 0
     assert split.classes == ["0", "1", "2"]
     # stratified: every class is in the test split in proportion (6 * 0.2 -> 1)
     assert sorted(pd.Series(split.y_test).value_counts().tolist()) == [1, 1, 1]
@@ -114,7 +118,7 @@ def test_messidor_csv_labels(tmp_path, rng):
     with pytest.warns(SkippedImagesWarning, match="no row"):  # the ungradable image is left out
         split = load_dataset("folder", data_dir=root, image_size=8, test_fraction=0.5, use_cache=False)
     assert sorted(split.classes) == ["0", "1", "2", "3", "4"]
-    assert len(split.y_train) + len(split.y_test) == 9
+    assert len(split.y_train) + len(split.y_val) + len(split.y_test) == 9
 
 
 def test_eyepacs_csv_labels_and_balanced_subset(tmp_path, rng):
@@ -125,7 +129,7 @@ def test_eyepacs_csv_labels_and_balanced_subset(tmp_path, rng):
         rows.append({"image": f"{i}_left", "level": i % 3})
     pd.DataFrame(rows).to_csv(root / "trainLabels.csv", index=False)
     split = load_dataset("folder", data_dir=root, image_size=8, per_class=4, test_fraction=0.25, use_cache=False)
-    counts = pd.Series(np.concatenate([split.y_train, split.y_test])).value_counts()
+    counts = pd.Series(np.concatenate([split.y_train, split.y_val, split.y_test])).value_counts()
     assert counts.to_dict() == {"0": 4, "1": 4, "2": 4}
     assert pd.Series(split.y_test).value_counts().to_dict() == {"0": 1, "1": 1, "2": 1}
 
@@ -188,7 +192,7 @@ def test_default_dataset_loads_without_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     split = load_dataset("mni152", image_size=32, seed=0)
-    total = len(split.x_train) + len(split.x_test)
+    total = len(split.x_train) + len(split.x_val) + len(split.x_test) + len(split.x_guard)
     assert 350 <= total <= 450
     assert split.classes == ["axial", "coronal", "sagittal"]
     assert split.x_train.shape[1:] == (32, 32, 3)
@@ -199,7 +203,8 @@ def test_default_dataset_loads_without_network(monkeypatch):
 
 def test_max_images_keeps_a_small_stratified_subset():
     split = load_dataset("mni152", image_size=16, max_images=30, seed=1, use_cache=False)
-    assert len(split.x_train) + len(split.x_test) == 30
+    assert 28 <= len(split.x_train) + len(split.x_val) + len(split.x_test) <= 32  # each role rounded in proportion
+    assert len(split.x_val) >= 1 and len(split.x_test) >= 1
     assert split.classes == ["axial", "coronal", "sagittal"]
 
 
@@ -211,8 +216,82 @@ def test_crop_fundus_drops_black_border():
 
 def test_stream_folder_yields_batches(tmp_path, rng):
     root = _folder(tmp_path, rng, corrupt=False)
-    stream = stream_folder(root, image_size=16, batch_size=4)
-    batches = list(stream)
-    total = sum(int(x.shape[0]) for x, _ in batches)
-    assert total == 15 and batches[0][0].shape[1:] == (16, 16, 3)
+    counts = {}
+    for subset in ("train", "validation", "test"):
+        batches = list(stream_folder(root, image_size=16, batch_size=4, subset=subset))
+        counts[subset] = sum(int(x.shape[0]) for x, _ in batches)
+    split = load_dataset("folder", data_dir=root, image_size=16, use_cache=False)
+    assert counts == {"train": len(split.x_train), "validation": len(split.x_val), "test": len(split.x_test)}
+    batches = list(stream_folder(root, image_size=16, batch_size=4))
+    assert batches[0][0].shape[1:] == (16, 16, 3)
     assert np.array_equal(batches[0][0].numpy(), batches[0][1].numpy())
+
+
+def _planes_and_positions():
+    """Three planes of 60 slices 1 mm apart; the first plane folded at its midline."""
+    planes = np.repeat(["sagittal", "coronal", "axial"], 60)
+    positions = np.concatenate([np.abs(np.arange(60) - 29.5), np.arange(60.0), np.arange(60.0)])
+    return planes, positions
+
+
+@pytest.mark.parametrize("guard", [0.0, 2.0, 4.0])
+def test_slab_split_keeps_test_slices_guard_mm_from_training(guard):
+    planes, positions = _planes_and_positions()
+    roles = slab_roles(planes, positions, 0.2, 0.1, guard, np.random.default_rng(0))
+    assert set(roles) <= set(ROLES) and {"train", "validation", "test"} <= set(roles)
+    for plane in set(planes):
+        here = planes == plane
+        test, train, val = (positions[here & (roles == r)] for r in ("test", "train", "validation"))
+        gap = np.min(np.abs(test[:, None] - train[None, :]))
+        assert gap > guard  # strictly more than guard_mm apart
+        assert np.min(np.abs(val[:, None] - train[None, :])) > guard
+        if guard == 0:
+            assert not np.any(roles[here] == "guard")
+
+
+def test_slab_split_puts_mirrored_sagittal_slices_on_one_side():
+    planes, positions = _planes_and_positions()
+    roles = slab_roles(planes, positions, 0.2, 0.1, 0.0, np.random.default_rng(3))
+    sagittal = roles[planes == "sagittal"]
+    assert np.array_equal(sagittal, sagittal[::-1])  # slice i and its mirror 59 - i share a role
+
+
+def test_slab_split_is_seeded():
+    planes, positions = _planes_and_positions()
+    a = slab_roles(planes, positions, 0.2, 0.1, 4.0, np.random.default_rng(1))
+    b = slab_roles(planes, positions, 0.2, 0.1, 4.0, np.random.default_rng(1))
+    c = slab_roles(planes, positions, 0.2, 0.1, 4.0, np.random.default_rng(2))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_slab_split_refuses_folders_and_bad_fractions(tmp_path, rng):
+    root = _folder(tmp_path, rng, corrupt=False)
+    with pytest.raises(ParameterError, match="slabs"):
+        load_dataset("folder", data_dir=root, image_size=8, split="slabs", use_cache=False)
+    with pytest.raises(ParameterError, match="test_fraction"):
+        slab_roles(*_planes_and_positions(), 1.5, 0.1, 1.0, np.random.default_rng(0))
+
+
+def test_default_split_has_no_near_duplicate_test_slices():
+    # the measurement behind DEFAULT_GUARD_MM: no test slice has a training slice (or its mirror)
+    # as similar as neighbouring slices are; the old random split had one for every test slice
+    from aecrypt.leakage import NEAR_DUPLICATE_SSIM, leakage_per_image
+
+    slabs = load_dataset("mni152", image_size=64, seed=0, use_cache=False)  # the thumbnails' own size
+    random = load_dataset("mni152", image_size=64, seed=0, split="random", use_cache=False)
+    assert leakage_per_image(slabs)["ssim"].max() < NEAR_DUPLICATE_SSIM
+    assert leakage_per_image(random)["ssim"].median() >= NEAR_DUPLICATE_SSIM
+    assert slabs.test_hash() != random.test_hash() and len(slabs.test_hash()) == 16
+
+
+def test_ood_scans_install_with_the_package(monkeypatch):
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the out-of-distribution scans tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    images, names, groups = load_ood_images(24)
+    assert images.shape[1:] == (24, 24, 3) and images.min() >= 0 and images.max() <= 1
+    assert set(groups) == set(OOD_GROUPS) and len(set(names)) == len(names) >= 20
+    assert all(image.std() > 0.05 for image in images)  # real pictures, not blank frames
