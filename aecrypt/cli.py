@@ -51,36 +51,31 @@ def _value(text: str):
         return text
 
 
+def _expand(paths: list[str], in_folder, nothing: str) -> list[Path]:
+    """Files as given, folders expanded by ``in_folder``; an error if a path is missing or none is left."""
+    files: list[Path] = []
+    for item in map(Path, paths):
+        if item.is_dir():
+            files += in_folder(item)
+        elif item.exists():
+            files.append(item)
+        else:
+            raise AecryptError(f"{item}: no such file or folder")
+    if not files:
+        raise AecryptError(nothing)
+    return files
+
+
 def _images_in(paths: list[str]) -> list[Path]:
     """Expand files and folders (recursively) into a list of image files."""
     from aecrypt.data import IMAGE_SUFFIXES, find_images
 
-    files: list[Path] = []
-    for item in map(Path, paths):
-        if item.is_dir():
-            files += find_images(item)
-        elif item.exists():
-            files.append(item)
-        else:
-            raise AecryptError(f"{item}: no such file or folder")
-    if not files:
-        raise AecryptError(f"no images given (supported: {', '.join(IMAGE_SUFFIXES)})")
-    return files
+    return _expand(paths, find_images, f"no images given (supported: {', '.join(IMAGE_SUFFIXES)})")
 
 
 def _payloads_in(paths: list[str]) -> list[Path]:
     """Expand files and folders into payload files (``*.aecrypt`` inside folders)."""
-    files: list[Path] = []
-    for item in map(Path, paths):
-        if item.is_dir():
-            files += sorted(item.rglob(f"*{PAYLOAD_SUFFIX}"))
-        elif item.exists():
-            files.append(item)
-        else:
-            raise AecryptError(f"{item}: no such file or folder")
-    if not files:
-        raise AecryptError(f"no payloads given (files ending in {PAYLOAD_SUFFIX})")
-    return files
+    return _expand(paths, lambda folder: sorted(folder.rglob(f"*{PAYLOAD_SUFFIX}")), f"no payloads given (files ending in {PAYLOAD_SUFFIX})")
 
 
 def cmd_keygen(args: argparse.Namespace) -> None:

@@ -28,8 +28,6 @@ DATASETS = ("mni152", "retina", "folder")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 #: Section 4: "The used dataset has been split into 80% training and 20% testing."
 DEFAULT_TEST_FRACTION = 0.2
-#: Section 3.1: five DR classes of 50 images each.
-PAPER_PER_CLASS = 50
 #: A slice of the MNI152 volume is kept when at least this fraction of it is brain.
 MIN_BRAIN_FRACTION = 0.10
 BRAIN_THRESHOLD = 0.05
@@ -149,15 +147,29 @@ def _to_float(array: np.ndarray, path: Path) -> np.ndarray:
     return np.clip(x, 0.0, 1.0)
 
 
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """A float image in [0, 1] as 8-bit pixels (rounded, clipped): what a PNG stores."""
+    return np.rint(np.clip(np.asarray(image, np.float32), 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def stretch(array: np.ndarray, axis: int | tuple[int, ...] | None = None, percentiles: tuple[float, float] = (0.0, 100.0)) -> np.ndarray:
+    """Stretch values to [0, 1] between two percentiles (min and max by default), over ``axis``
+    (per channel with ``axis=(0, 1)``): how a viewer shows numbers as a picture."""
+    x = np.asarray(array)
+    x = x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
+    low, high = (np.percentile(x, p, axis=axis, keepdims=True).astype(x.dtype) for p in percentiles)
+    return np.clip((x - low) / np.where(high > low, high - low, 1), 0, 1)
+
+
 def write_image(path: str | Path, image: np.ndarray) -> Path:
     """Write a float image in [0, 1] as an 8-bit PNG (or what the suffix says), atomically."""
     path = Path(path)
-    x = np.clip(np.asarray(image, np.float32), 0.0, 1.0)
+    x = to_uint8(image)
     if x.ndim == 3 and x.shape[-1] == 1:
         x = x[..., 0]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    Image.fromarray(np.rint(x * 255).astype(np.uint8)).save(tmp)
+    Image.fromarray(x).save(tmp)
     os.replace(tmp, path)
     return path
 
@@ -271,8 +283,7 @@ def _stretch(array: np.ndarray) -> np.ndarray:
     x = np.asarray(array, np.float64)
     if x.ndim == 3 and x.shape[-1] == 3:
         x = x.mean(axis=-1)
-    low, high = np.percentile(x, OOD_PERCENTILES)
-    return np.clip((x - low) / max(high - low, 1e-12), 0.0, 1.0).astype(np.float32)
+    return stretch(x, percentiles=OOD_PERCENTILES).astype(np.float32)
 
 
 def load_ood_images(image_size: int, channels: int = 3) -> tuple[np.ndarray, list[str], np.ndarray]:

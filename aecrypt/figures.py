@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-matplotlib.use("Agg") if not matplotlib.get_backend().lower().startswith(("module://matplotlib_inline", "nbagg", "widget")) else None
+#: The study's one look, set by ``use_style`` (``study.start`` calls it), never at import.
+THEME = {"context": "notebook", "style": "whitegrid"}
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
 
-sns.set_theme(context="notebook", style="whitegrid")
+def use_style() -> None:
+    """Apply the study's figure style (seaborn's whitegrid); matplotlib picks its own backend
+    (inline in Jupyter, Agg without a display)."""
+    sns.set_theme(**THEME)
 
 
 def _show(ax, image: np.ndarray, title: str = "") -> None:
@@ -134,10 +137,9 @@ def feature_views(image: np.ndarray, views: np.ndarray) -> plt.Figure:
 
 def to_displayable(array: np.ndarray) -> np.ndarray:
     """Min-max scale any array to [0, 1] per channel so it can be drawn as an image."""
-    x = np.asarray(array, np.float32)
-    lo = x.min(axis=(0, 1), keepdims=True)
-    hi = x.max(axis=(0, 1), keepdims=True)
-    return (x - lo) / np.where(hi > lo, hi - lo, 1.0)
+    from aecrypt.data import stretch
+
+    return stretch(np.asarray(array, np.float32), axis=(0, 1))
 
 
 def image_journey(panels: list[tuple[str, np.ndarray]]) -> plt.Figure:
@@ -208,5 +210,79 @@ def noise_sweep(sweep: pd.DataFrame) -> plt.Figure:
         ax.set_xlabel(f"{STRENGTH_LABELS[STRENGTH_PARAMETER[kind]]} (log scale)")
         ax.set_ylabel("SSIM against the clean original")
     axes[0, -1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------ notebooks 03 and 04
+
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    from aecrypt.security import ByteFlip, Journey
+
+
+def journey_figure(trip: Journey) -> plt.Figure:
+    """Figure 6 from ``security.journey``: original, features, ciphertext bytes, decrypted
+    features (both stretched per channel to be visible) and the decoder's output."""
+    from aecrypt.security import ciphertext_picture
+
+    return image_journey([
+        ("(a) original", trip.image), ("(b) encoder output (features)", to_displayable(trip.features)),
+        ("(c) after encryption (bytes)", ciphertext_picture(trip.payload)),
+        ("(d) after decryption", to_displayable(trip.decrypted)), ("(e) decoder output", trip.output),
+    ])
+
+
+def byte_flip_figure(flip: ByteFlip) -> plt.Figure:
+    """The clean decoding, the decoding after one flipped ciphertext byte under the paper's
+    scheme, and their difference stretched to be visible."""
+    difference = np.abs(flip.garbled_output - flip.clean_output)
+    return image_journey([("clean decoding", flip.clean_output), ("after one flipped byte (paper scheme)", flip.garbled_output),
+                          ("difference (scaled)", to_displayable(difference))])
+
+
+def time_breakdown(end_to_end: pd.DataFrame) -> plt.Figure:
+    """Milliseconds per image of sender and receiver, AES and network stacked on one linear
+    axis (bar lengths proportional to time), each bar labelled with its total and AES's share."""
+    sides = list(dict.fromkeys(end_to_end["side"]))
+    fig, axes = plt.subplots(len(sides), 1, figsize=(8, 1.2 + 0.55 * len(end_to_end)), sharex=True, squeeze=False)
+    for ax, side in zip(axes[:, 0], sides):
+        rows = end_to_end[end_to_end["side"] == side]
+        aes_ms, model_ms = rows["aes_s"].to_numpy() * 1e3, rows["model_s"].to_numpy() * 1e3
+        ax.barh(rows["method"], aes_ms, color="tab:orange", label="AES-256-GCM (encrypt or decrypt)")
+        ax.barh(rows["method"], model_ms, left=aes_ms, color="tab:blue", label="encoder or decoder network")
+        for y, (aes, total) in enumerate(zip(aes_ms, aes_ms + model_ms)):
+            ax.annotate(f"{total:.3g} ms, AES {100 * aes / total:.0f} %", (total, y), xytext=(4, 0),
+                        textcoords="offset points", va="center", fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(f"{side}: {'encode, then encrypt' if side == 'sender' else 'decrypt, then decode'}", fontsize=10)
+        ax.margins(x=0.25)
+    axes[-1, 0].set_xlabel("milliseconds per image (linear scale: bar length is time)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, ncol=2, loc="upper center", frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    return fig
+
+
+def size_vs_quality(size_quality: pd.DataFrame) -> plt.Figure:
+    """Kilobytes each method gives AES to encrypt against the SSIM after the round trip, one
+    point per method, named in a legend (labels beside points collide when sizes are close)."""
+    from matplotlib.ticker import NullFormatter
+
+    from aecrypt.timing import SEALED_SUFFIX
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    kilobytes = size_quality["bytes"] / 1e3
+    markers = "osD^vP*Xph"
+    for i, (index, row) in enumerate(size_quality.iterrows()):
+        ax.scatter(kilobytes[index], row["ssim"], s=45, marker=markers[i % len(markers)], label=row["method"].removesuffix(SEALED_SUFFIX))
+    ax.set_xscale("log")
+    ticks = [m * 10.0**e for e in range(-3, 7) for m in (1, 2, 5) if kilobytes.min() / 1.5 <= m * 10.0**e <= kilobytes.max() * 1.5]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("kilobytes to encrypt (log scale)")
+    ax.set_ylabel("SSIM after decryption and decoding")
+    ax.legend(fontsize=8, title="then AES-GCM", title_fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return fig

@@ -11,19 +11,14 @@ import os
 from pathlib import Path
 from typing import Literal
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of notebooks
+import keras
+from keras import layers
 
-import keras  # noqa: E402
-from keras import layers  # noqa: E402
+from aecrypt.errors import ModelFileError, ParameterError
+from aecrypt.paper import PAPER_IMAGE_SIZE
 
-from aecrypt.errors import ModelFileError, ParameterError  # noqa: E402
-
-#: Section 4: 'adamax' optimiser, mean squared error loss.
-PAPER_OPTIMIZER = "adamax"
+#: Section 4: mean squared error loss (and the 'adamax' optimiser, in training.py).
 PAPER_LOSS = "mse"
-PAPER_IMAGE_SIZE = 224
-PAPER_EPOCHS = 60
 #: Keras's default Adamax learning rate, which the paper (using defaults) trained with.
 DEFAULT_LEARNING_RATE = 0.001
 
@@ -227,11 +222,6 @@ def load_model(path: str | Path, expected: str | None = None) -> keras.Model:
     if expected is not None and model.name != names[expected]:
         raise ModelFileError(f"{path}: this is an aecrypt {model.name.split('_')[1]}, but a {expected} is needed")
     return model
-
-
-def feature_shape(encoder: keras.Model) -> tuple[int, ...]:
-    """Shape of one image's feature map (without the batch axis)."""
-    return tuple(encoder.output_shape[1:])
 
 
 def image_shape(decoder_or_encoder: keras.Model) -> tuple[int, ...]:

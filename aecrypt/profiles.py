@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aecrypt.errors import ParameterError
+from aecrypt.paper import PAPER_EPOCHS, PAPER_IMAGE_SIZE, PAPER_IMAGES
 
 #: Shared by every notebook; each notebook uses the subset it declares. Every profile
 #: trains in float32: "auto" picks bfloat16 where the CPU has it, so tables would differ
@@ -56,10 +57,10 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     # Section 4 as written: 224x224, adamax, MSE, 60 epochs, 80/20 split, 200 images.
     "paper": {
-        "image_size": 224,
-        "max_images": 200,
+        "image_size": PAPER_IMAGE_SIZE,
+        "max_images": PAPER_IMAGES,
         "per_class": None,
-        "epochs": 60,
+        "epochs": PAPER_EPOCHS,
         "batch_size": 16,
         "patience": None,
         "aes_repeats": 500,

@@ -186,9 +186,31 @@ def readme_rows(out: Path) -> list[tuple[str, str, str]]:
     return rows
 
 
-def readme_block(out: Path | None = None) -> str:
-    """README.md's generated results section, from the committed ``results/default`` files."""
+#: Benchmark rows README shows (prefixes of ``results/bench/bench.csv``'s measurements).
+README_BENCH = ("training 224 [", "paper training", "sender latency", "sender batch 32", "receiver latency", "receiver batch 32")
+
+
+def performance_lines(bench: Path) -> list[str]:
+    """README's performance table, from the committed ``make bench`` run."""
+    table, meta = pd.read_csv(bench / "bench.csv"), json.loads((bench / "run.json").read_text())
+    dirty = meta["git_commit"].endswith("-dirty")
+    lines = [f"From the committed `make bench` run ([`results/bench/bench.md`](results/bench/bench.md)): {meta['cpu']} "
+             f"({meta['cpu_count']} cores), commit `{meta['git_commit']}`"
+             + (" (**made from a tree with uncommitted changes**)" if dirty else "") + ".", "",
+             "| measurement | value | target |", "| --- | --- | --- |"]
+    for prefix in README_BENCH:
+        rows = table[table["measurement"].str.startswith(prefix) & (table["unit"] != "GFLOP/s")]
+        for _, row in rows.iterrows():
+            target = "" if pd.isna(row["target"]) else f"{row['target']} ({'met' if row['met'] == 'yes' else 'not met'})"
+            lines.append(f"| {row['measurement']} | {row['value']:.3g} {row['unit']} | {target} |")
+    return lines
+
+
+def readme_block(out: Path | None = None, bench: Path | None = None) -> str:
+    """README.md's generated results section, from the committed ``results/default`` and
+    ``results/bench`` files."""
     out = out or config.results_dir("default")
+    bench = bench or config.RESULTS_DIR / "bench"
     meta = json.loads((out / "runs" / "study.json").read_text())
     training = pd.read_csv(out / "table_training.csv").iloc[0]
     params = json.loads((out / "runs" / "02_train_autoencoder.json").read_text())["parameters"]
@@ -203,6 +225,8 @@ def readme_block(out: Path | None = None) -> str:
         "| --- | --- | --- |",
     ]
     lines += [f"| {what} | {ours} | {paper} |" for what, ours, paper in readme_rows(out)]
+    if (bench / "bench.csv").is_file():
+        lines += ["", "**Performance.** " + "\n".join(performance_lines(bench))]
     lines.append(README_END)
     return "\n".join(lines)
 

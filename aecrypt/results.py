@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import tempfile
 from contextlib import contextmanager
@@ -26,6 +27,16 @@ RECORDED_PACKAGES = (
     "aecrypt", "tensorflow", "tensorflow-cpu", "keras", "numpy", "pycryptodome", "cryptography",
     "scikit-image", "pandas", "papermill", "nilearn", "matplotlib", "seaborn", "bm3d",
 )
+
+
+#: Columns that hold a measured time or a rate derived from one: they change from run to
+#: run and machine to machine; every other column of a table repeats under the same seed.
+TIMING_COLUMN = re.compile(r"(_s|_MB_s|seconds|minutes|per_second|reduction_percent)$")
+
+
+def is_timing_column(name: str) -> bool:
+    """Whether a table column is a wall-clock measurement (left out of reproducibility checks)."""
+    return bool(TIMING_COLUMN.search(name))
 
 
 @contextmanager

@@ -52,15 +52,18 @@ def bm3d_available() -> bool:
 
 
 def bm3d_baseline(images: np.ndarray) -> np.ndarray:
-    """BM3D (Makinen et al.; the ``bm3d`` package) with the noise level estimated per image."""
+    """BM3D (Makinen et al.; the ``bm3d`` package) with the noise level estimated per image,
+    on one thread: with more, its output varies from run to run (the package says so)."""
     import bm3d
 
+    profile = bm3d.BM3DProfile()
+    profile.num_threads = 1
     out = []
     for x in images:
         grey = np.allclose(x[..., 0], x[..., -1])
         channel = x[..., 0] if grey else x
-        sigma = float(np.mean(estimate_sigma(channel, channel_axis=None if grey else -1)))
-        den = bm3d.bm3d(channel, sigma_psd=max(sigma, 1e-3)) if grey else bm3d.bm3d_rgb(channel, max(sigma, 1e-3))
+        sigma = max(float(np.mean(estimate_sigma(channel, channel_axis=None if grey else -1))), 1e-3)
+        den = bm3d.bm3d(channel, sigma_psd=sigma, profile=profile) if grey else bm3d.bm3d_rgb(channel, sigma, profile=profile)
         out.append(np.repeat(np.asarray(den)[..., None], x.shape[-1], -1) if grey else den)
     return np.clip(np.stack(out), 0, 1).astype(np.float32)
 

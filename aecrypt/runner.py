@@ -117,6 +117,7 @@ def run_study(
         (seed, [p for p in notebooks if p.stem in SEED_NOTEBOOKS]) for seed in seeds[1:]]
     study = StudyRun(profile)
     kernel = kernel_name()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels inherit it: no TensorFlow start-up notices
     total = sum(len(chosen) for _, chosen in passes)
     index = 0
     for pass_number, (seed, chosen) in enumerate(passes):

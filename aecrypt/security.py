@@ -13,6 +13,7 @@ import pandas as pd
 from skimage.transform import resize
 
 from aecrypt.cipher import ciphertext_bytes, decrypt_features, encrypt_features, encrypt_image, read_header
+from aecrypt.data import stretch, to_uint8
 from aecrypt.errors import ParameterError, WrongKeyOrTamperedError
 from aecrypt.metrics import (
     IDEAL_CORRELATION,
@@ -50,11 +51,6 @@ ATTACK_SSIM_RATIO = 0.9
 RECEIVER_MIN_SSIM = 0.8
 #: Row names of ``attack_table``: the receiver's decoder and the attacker's substitute.
 RECEIVER, ATTACKER = "real decoder (the receiver)", "substitute decoder (the attacker)"
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """An image in [0, 1] as the 8-bit pixels a file would hold."""
-    return np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)
 
 
 def byte_grid(data: bytes | np.ndarray, rows: int) -> np.ndarray:
@@ -172,18 +168,11 @@ def _differential_row(scheme: str, test: str, a: bytes, b: bytes, n_bytes: int, 
             "passes": bool(n >= critical and low <= u <= high)}
 
 
-def rescale(channel: np.ndarray) -> np.ndarray:
-    """Min-max stretch to [0, 1]: what anyone viewing the numbers as a picture would do."""
-    channel = np.asarray(channel, np.float64)
-    span = channel.max() - channel.min()
-    return (channel - channel.min()) / span if span > 0 else np.zeros_like(channel)
-
-
 def feature_channel_views(features: np.ndarray, image_size: int) -> np.ndarray:
     """Each feature channel stretched to [0, 1] and resized to the image's size: (channels, H, W)."""
     views = []
     for c in range(features.shape[-1]):
-        view = resize(rescale(features[..., c]), (image_size, image_size), order=1, anti_aliasing=False)
+        view = resize(stretch(np.asarray(features[..., c], np.float64)), (image_size, image_size), order=1, anti_aliasing=False)
         views.append(view)
     return np.stack(views)
 

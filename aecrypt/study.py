@@ -100,6 +100,9 @@ def start(notebook: str, namespace: Mapping[str, Any]) -> Run:
     if not params.get("publish"):
         print(f"Ad-hoc run: outputs go to {_shown(out)} (aecrypt reproduce, or publish=True, writes into "
               f"{_shown(config.results_dir(profile))}).")
+    from aecrypt.figures import use_style
+
+    use_style()
     if profile == "smoke":
         print("SMOKE RUN: tiny images and one epoch; these numbers only check the plumbing, not the method.")
     run = Run(notebook, params, out, manifest)

@@ -18,6 +18,7 @@ import pandas as pd
 from PIL import Image
 
 from aecrypt.cipher import decrypt_features, encrypt_features, encrypt_image
+from aecrypt.data import to_uint8
 from aecrypt.errors import ParameterError
 from aecrypt.metrics import psnr, ssim
 from aecrypt.paper import PAPER_TABLE3, PAPER_TABLE4, PAPER_TIME_REDUCTION_TEXT
@@ -130,7 +131,7 @@ def codec_table(image: np.ndarray, key: bytes, repeats: int) -> pd.DataFrame:
     from Crypto.Cipher import AES
 
     rows = []
-    pixels = np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)
+    pixels = to_uint8(image)
     grey = pixels.shape[-1] == 3 and np.array_equal(pixels[..., 0], pixels[..., 2])
     for name, (fmt, options) in CODECS.items():
         source = Image.fromarray(pixels[..., 0] if grey else pixels)
@@ -255,6 +256,8 @@ def _leaf_layers(model) -> list:
 
 #: The raw image's payload name; the feature maps' are ``feature_payload(dtype)``.
 RAW_PAYLOAD = "raw image uint8"
+#: What every size-versus-quality row's name ends with: the payload is then sealed with AES-GCM.
+SEALED_SUFFIX = " + AES-GCM"
 #: Wire formats of the feature map that notebook 04 times, smallest last.
 FEATURE_DTYPES_TIMED = ("float32", "float16", "uint8")
 #: Steps of the sender and receiver that ``step_times`` measures, one image at a time.
@@ -274,7 +277,7 @@ def feature_payload(dtype: str) -> str:
 
 def sealed(method: str) -> str:
     """Name of a size-versus-quality row: what is encrypted, then AES-GCM."""
-    return f"{method} + AES-GCM"
+    return method + SEALED_SUFFIX
 
 
 def feature_method(dtype: str) -> str:
@@ -312,7 +315,7 @@ def step_times(encoder, decoder, image: np.ndarray, batch: np.ndarray, key: byte
     from aecrypt.pipeline import decode, encode
 
     features = encode(encoder, image[None])[0]
-    raw = np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)
+    raw = to_uint8(image)
     batch_features = encode(encoder, batch)
     features_payload, raw_payload = encrypt_features(features, key), encrypt_image(raw, key)
     r, n = model_repeats, len(batch)

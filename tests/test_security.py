@@ -1,10 +1,13 @@
 """Security statistics: block repetition, byte statistics, differential tests, feature
-resemblance and the substitute-decoder attacker, on known cases."""
+resemblance and the substitute-decoder attacker, on known cases; notebook 06's verdicts at
+their thresholds and notebook 03's journey and flipped byte, with stand-in networks."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from aecrypt import security
+from aecrypt.errors import ParameterError
 from aecrypt.pipeline import encode
 
 
@@ -89,3 +92,117 @@ def test_substitute_decoder_learns_from_encoder_pairs(tiny_models):
     assert decoder.output_shape[1:] == images.shape[1:]
     assert decoder.input_shape[1:] == encoder.output_shape[1:]
     assert result.history["val_loss"].iloc[-1] < result.history["val_loss"].iloc[0]
+
+
+# ------------------------------------------------- notebook 06's tables and verdicts, by hand
+
+
+def _similarity(identified, chance, other_channel=0.0):
+    """A feature-similarity table: channel 1 identifies its image at ``identified``, channel 0 less often."""
+    rows = [{"channel": c, "ssim_mean": 0.3, "ssim_std": 0.1, "abs_r_own_image": 0.6, "abs_r_other_images": 0.4,
+             "identified": share, "chance": chance, "images": round(1 / chance)} for c, share in ((0, other_channel), (1, identified))]
+    return pd.DataFrame(rows)
+
+
+def _attack(receiver_ssim, attacker_ssim, reverse=False):
+    """An attack table of ``attack_table``'s layout with the given SSIMs."""
+    rows = [{"decoder": security.RECEIVER, "ssim": receiver_ssim, "ssim_std": 0.01, "psnr_db": 30.0, "psnr_std": 1.0, "mse": 0.001},
+            {"decoder": security.ATTACKER, "ssim": attacker_ssim, "ssim_std": 0.02, "psnr_db": 25.0, "psnr_std": 1.5, "mse": 0.003}]
+    table = pd.DataFrame(rows[::-1] if reverse else rows)
+    return table.assign(public_images=120, attack_epochs=3, attack_minutes=1.5)
+
+
+def test_attack_table_rows_and_columns():
+    rng = np.random.default_rng(0)
+    originals = rng.random((3, 16, 16, 3), dtype=np.float32)
+    table = security.attack_table(originals, originals, np.zeros_like(originals), public_images=40, epochs=2, seconds=90.0)
+    assert list(table.columns) == ["decoder", "ssim", "ssim_std", "psnr_db", "psnr_std", "mse", "public_images",
+                                   "attack_epochs", "attack_minutes"]
+    assert table["decoder"].tolist() == [security.RECEIVER, security.ATTACKER]
+    assert table["ssim"].iloc[0] == pytest.approx(1.0) and table["mse"].iloc[0] == 0.0
+    assert table["ssim"].iloc[1] < 0.1 and table["mse"].iloc[1] == pytest.approx(float(np.mean(originals.astype(np.float64) ** 2)))
+    assert (table["public_images"] == 40).all() and (table["attack_epochs"] == 2).all() and (table["attack_minutes"] == 1.5).all()
+
+
+def test_no_verdict_below_the_receiver_threshold():
+    lines = security.claim_verdicts(_similarity(1.0, 0.01), _attack(security.RECEIVER_MIN_SSIM - 0.01, 0.99))
+    assert len(lines) == 1 and lines[0].startswith("Inconclusive: the real decoder reaches SSIM 0.79")
+    assert len(security.claim_verdicts(_similarity(1.0, 0.01), _attack(security.RECEIVER_MIN_SSIM, 0.0))) == 2
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_attacker_verdict_flips_at_the_ssim_ratio(reverse):
+    at = security.claim_verdicts(_similarity(0.0, 0.01), _attack(1.0, security.ATTACK_SSIM_RATIO, reverse))
+    below = security.claim_verdicts(_similarity(0.0, 0.01), _attack(1.0, security.ATTACK_SSIM_RATIO - 0.01, reverse))
+    assert at[1] == "Claim 'no conclusions can be built without the decoder': DOES NOT HOLD"
+    assert below[1] == "Claim 'no conclusions can be built without the decoder': holds on this run"
+
+
+def test_image_verdict_needs_both_the_share_and_the_chance_factor():
+    claim = "Claim 'features cannot be viewed as a representation of the original data': "
+    attack = _attack(0.95, 0.5)
+    # 40 images: chance 2.5 %, ten times chance 25 %, so the 50 % share decides
+    assert security.claim_verdicts(_similarity(0.5, 1 / 40), attack)[0] == claim + "DOES NOT HOLD"
+    assert security.claim_verdicts(_similarity(0.49, 1 / 40), attack)[0] == claim + "holds on this run"
+    # 10 images: chance 10 %, so even 90 % is not ten times chance
+    assert security.claim_verdicts(_similarity(0.9, 1 / 10), attack)[0] == claim + "holds on this run"
+    assert security.claim_verdicts(_similarity(1.0, 1 / 10), attack)[0] == claim + "DOES NOT HOLD"
+    # the best channel counts, wherever it is in the table
+    assert security.claim_verdicts(_similarity(0.0, 1 / 40, other_channel=0.6), attack)[0] == claim + "DOES NOT HOLD"
+
+
+def test_best_view_takes_the_last_of_equal_channels():
+    table = pd.concat([_similarity(0.5, 0.1, other_channel=0.5), _similarity(0.2, 0.1).assign(channel=[2, 3])], ignore_index=True)
+    assert int(security.best_view(table)["channel"]) == 1
+
+
+def test_findings_and_rules_state_the_numbers():
+    stats = pd.DataFrame({"data": ["image (not encrypted)", "gcm: feature map", "ecb: raw image", "ideal (uniform random bytes)"],
+                          "repeated_blocks": [0.9, 0.0, 0.36, 0.0]})
+    lines = security.findings(_similarity(0.5, 0.25), _attack(0.9, 0.8, reverse=True), stats)
+    assert lines[0].startswith("Feature map: channel 1 correlates with its own image at |r| = 0.60 (other test images: 0.40")
+    assert "among 4 in 50% of cases (chance 25%)" in lines[0]
+    assert lines[1] == ("Substitute decoder after 3 epochs on 120 public images (1.5 min on this CPU): test SSIM 0.800, "
+                        "PSNR 25.0 dB, against the real decoder's 0.900 and 30.0 dB.")
+    assert lines[2] == "Repeated 16-byte blocks in the ciphertext: gcm: feature map: 0%, ecb: raw image: 36%"
+    rules = security.verdict_rules()
+    assert "50%" in rules and "10 times chance" in rules and "90%" in rules and "0.8" in rules
+
+
+def test_a_missing_decoder_row_is_an_error():
+    with pytest.raises(ParameterError, match="substitute decoder"):
+        security.claim_verdicts(_similarity(0.5, 0.1), _attack(0.9, 0.8).iloc[:1])
+
+
+# ------------------------------------------------- notebook 03: the journey and one flipped byte
+
+
+def _halve(image):
+    """A stand-in encoder: every second pixel, as float32 features."""
+    return np.ascontiguousarray(image[::2, ::2], np.float32)
+
+
+def _double(features):
+    """A stand-in decoder: each feature repeated 2x2."""
+    return np.repeat(np.repeat(features, 2, 0), 2, 1)
+
+
+def test_journey_keeps_every_stage_and_repeats_with_the_seed(key):
+    image = _brain_like(16)
+    trip = security.journey(image, _halve, _double, key, rng=np.random.default_rng(5))
+    assert trip.bit_exact and trip.features.shape == (8, 8, 3) and trip.output.shape == image.shape
+    assert trip.payload == security.journey(image, _halve, _double, key, rng=np.random.default_rng(5)).payload
+    assert trip.payload != security.journey(image, _halve, _double, key, rng=np.random.default_rng(6)).payload
+    assert "payload" in trip.summary("toy") and "bit for bit: True" in trip.summary("toy")
+    picture = security.ciphertext_picture(trip.payload)
+    assert picture.shape == (16, 16, 3) and 0.0 <= picture.min() and picture.max() <= 1.0  # 8*8*3 float32 = 16*16*3 bytes
+
+
+def test_one_flipped_byte_passes_the_paper_scheme_and_not_gcm(key):
+    features = _halve(_brain_like(32))
+    flip = security.paper_scheme_byte_flip(features, key, _double, rng=np.random.default_rng(7))
+    again = security.paper_scheme_byte_flip(features, key, _double, rng=np.random.default_rng(7))
+    assert flip.gcm_rejected and flip.position == again.position
+    assert 1 <= flip.changed <= 4  # one 16-byte block: four float32 values at most
+    assert flip.clean_output.shape == flip.garbled_output.shape == (32, 32, 3)
+    assert flip.summary()[1] == "the same flip under GCM: WrongKeyOrTamperedError"

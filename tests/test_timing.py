@@ -1,8 +1,14 @@
-"""Timing helpers return well-formed measurements (correctness only; nothing here asserts speed)."""
+"""Timing helpers return well-formed measurements (correctness only; nothing here asserts speed),
+and notebook 04's tables, conclusions and figure are built right from hand-made inputs."""
 
 import numpy as np
+import pandas as pd
+import pytest
 
+from aecrypt import timing
 from aecrypt.cipher import SCHEMES
+from aecrypt.errors import ParameterError
+from aecrypt.paper import PAPER_TABLE3
 from aecrypt.timing import aes_table, codec_table, openssl_gcm_table, time_call
 
 
@@ -30,3 +36,199 @@ def test_codec_table_reports_lossless_png(rng, key):
     png = table[table["method"].str.startswith("PNG")].iloc[0]
     assert png["ssim"] > 0.99  # lossless up to 8-bit rounding
     assert (table["bytes"] > 0).all()
+
+
+# ------------------------------------------------- notebook 04's tables, from hand-made inputs
+
+BATCH = 4
+
+
+def _t(median, q25=None, q75=None, repeats=10):
+    """A time_call result with the given median (quartiles default to +-10 %)."""
+    return {"median_s": median, "q25_s": median * 0.9 if q25 is None else q25,
+            "q75_s": median * 1.1 if q75 is None else q75, "min_s": median * 0.8, "repeats": repeats}
+
+
+def _parts():
+    """Step times by hand; the batch steps hold the time of a whole batch of BATCH images."""
+    return {
+        timing.ENCODER_STEP: _t(0.010), timing.ENCRYPT_FEATURES_STEP: _t(0.002), timing.DECRYPT_FEATURES_STEP: _t(0.003),
+        timing.DECODER_STEP: _t(0.020), timing.ENCRYPT_RAW_STEP: _t(0.001, q25=0.0009, q75=0.0012),
+        timing.DECRYPT_RAW_STEP: _t(0.0015),
+        timing.batch_step("encoder", BATCH): _t(0.008), timing.batch_step("decoder", BATCH): _t(0.040),
+    }
+
+
+def _aes_row(payload, scheme, backend, enc, dec, plain=3072, iqr=0.0001, repeats=10):
+    """One row of ``aes_table``'s layout."""
+    return {"payload": payload, "scheme": scheme, "backend": backend, "plaintext_bytes": plain, "payload_bytes": plain + 60,
+            "encrypt_median_s": enc, "encrypt_iqr_s": iqr, "decrypt_median_s": dec, "decrypt_iqr_s": iqr,
+            "encrypt_MB_s": plain / 1e6 / enc, "repeats": repeats}
+
+
+def _aes(shuffle=False):
+    """An AES table as notebook 04 concatenates it, with OpenSSL and CBC rows that must not be taken."""
+    raw, f32, f16, u8 = timing.RAW_PAYLOAD, *(timing.feature_payload(d) for d in ("float32", "float16", "uint8"))
+    py, ossl = timing.PYCRYPTODOME, timing.OPENSSL
+    rows = [
+        _aes_row(raw, "gcm", py, 0.002, 0.0021), _aes_row(f32, "gcm", py, 0.002, 0.0022),
+        _aes_row(f16, "gcm", py, 0.001, 0.0011, plain=1536), _aes_row(u8, "gcm", py, 0.003, 0.0031, plain=768),
+        _aes_row(raw, "paper", py, 0.005, 0.0051), _aes_row(f32, "paper", py, 0.004, 0.0041),
+        _aes_row(raw, "cbc", py, 0.9, 0.9), _aes_row(f32, "cbc", py, 0.9, 0.9),
+        _aes_row(raw, "gcm", ossl, 0.000002, 0.000003), _aes_row(f32, "gcm", ossl, 0.7, 0.7),
+    ]
+    table = pd.DataFrame(rows)
+    return table.iloc[::-1].reset_index(drop=True) if shuffle else table
+
+
+def _end_to_end(shuffle=False):
+    """The end-to-end table of ``_parts``, optionally in shuffled row order."""
+    table = timing.end_to_end_table(_parts(), BATCH)
+    return table.sample(frac=1.0, random_state=3).reset_index(drop=True) if shuffle else table
+
+
+def test_payloads_and_their_sizes():
+    raw = np.zeros((4, 4, 3), np.uint8)
+    features = np.ones((2, 2, 3), np.float32)
+    payloads = timing.payloads(raw, features)
+    assert list(payloads) == ["raw image uint8", "features float32", "features float16", "features uint8"]
+    assert payloads["features float16"].dtype == np.float16 and payloads["features uint8"].dtype == np.float32
+    sizes = timing.payload_sizes(payloads)
+    assert sizes["bytes"].tolist() == [48, 48, 24, 12] and sizes["shape"].tolist() == ["4x4x3", "2x2x3", "2x2x3", "2x2x3"]
+
+
+def test_batch_of_repeats_a_short_split():
+    images = np.arange(3 * 2 * 2 * 1, dtype=np.float32).reshape(3, 2, 2, 1)
+    assert timing.batch_of(images, 2).shape == (2, 2, 2, 1)
+    filled = timing.batch_of(images, 5)
+    assert filled.shape == (5, 2, 2, 1) and np.array_equal(filled[3], images[0]) and np.array_equal(filled[4], images[1])
+
+
+def test_parts_table_divides_only_batch_steps():
+    table = timing.parts_table(_parts(), BATCH).set_index("step")
+    assert table.loc[timing.ENCODER_STEP, "median_s"] == pytest.approx(0.010)
+    assert table.loc[timing.batch_step("encoder", BATCH), "median_s"] == pytest.approx(0.002)
+    assert table.loc[timing.batch_step("decoder", BATCH), "iqr_s"] == pytest.approx(0.2 * 0.040 / BATCH)
+    assert table.loc[timing.ENCRYPT_RAW_STEP, "iqr_s"] == pytest.approx(0.0003)
+    assert (table["repeats"] == 10).all() and len(table) == 8
+
+
+def test_end_to_end_table_adds_network_and_aes_per_image():
+    table = timing.end_to_end_table(_parts(), BATCH)
+    assert list(table.columns) == ["side", "method", "model_s", "aes_s", "total_s"]
+    assert table["side"].tolist() == ["sender"] * 3 + ["receiver"] * 3
+    rows = table.set_index(["side", "method"])
+    assert rows.loc[("sender", "AES on raw image"), "total_s"] == pytest.approx(0.001)
+    assert rows.loc[("sender", "encoder + AES (1 image)"), "total_s"] == pytest.approx(0.012)
+    assert rows.loc[("sender", f"encoder + AES (batch {BATCH})"), "model_s"] == pytest.approx(0.002)
+    assert rows.loc[("receiver", "AES + decoder (1 image)"), "total_s"] == pytest.approx(0.023)
+    assert rows.loc[("receiver", f"AES + decoder (batch {BATCH})"), "total_s"] == pytest.approx(0.013)
+    assert rows.loc[("receiver", "AES on raw image"), "model_s"] == 0.0
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_table3_takes_rows_by_name(shuffle):
+    table = timing.table3(_aes(shuffle), _end_to_end(shuffle))
+    assert list(table.columns) == ["source", "method", "bytes", "encryption_s", "decryption_s"]
+    assert table["source"].tolist() == ["paper", "paper"] + ["ours"] * 5
+    assert table["method"].tolist()[:2] == PAPER_TABLE3["method"].tolist()
+    assert table["encryption_s"].tolist()[:2] == PAPER_TABLE3["encryption_s"].tolist()
+    assert table["bytes"].iloc[:2].isna().all()
+    ours = table.set_index("method")
+    assert ours.loc["AES-256-GCM, raw image", ["encryption_s", "decryption_s"]].tolist() == [0.002, 0.0021]
+    assert ours.loc["AES-256-GCM, features float32", "decryption_s"] == 0.0022
+    assert ours.loc["paper scheme (256 row keys), raw image", "encryption_s"] == 0.005
+    assert ours.loc["paper scheme (256 row keys), features float32", "encryption_s"] == 0.004
+    whole = ours.loc["encoder + AES-256-GCM (whole sender)"]
+    assert whole["encryption_s"] == pytest.approx(0.012) and whole["decryption_s"] == pytest.approx(0.023)
+    assert whole["bytes"] == 3072
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_table4_reductions_against_gcm_on_the_raw_image(shuffle):
+    table = timing.table4(_aes(shuffle), _end_to_end(shuffle))
+    assert list(table.columns) == ["source", "comparison", "reduction_percent"]
+    assert table["reduction_percent"].tolist()[:2] == [50.0, 75.0]
+    assert "the text says 72 %" in table["comparison"].iloc[1]
+    ours = table.set_index("comparison")["reduction_percent"]
+    assert ours["AES-GCM on float32 features vs on the raw image"] == pytest.approx(0.0)
+    assert ours["AES-GCM on float16 features vs on the raw image"] == pytest.approx(50.0)
+    assert ours["AES-GCM on uint8 features vs on the raw image"] == pytest.approx(-50.0)
+    assert ours["encoder + AES-GCM vs AES-GCM on the raw image (whole sender)"] == pytest.approx(-500.0)
+
+
+def test_reduction_percent_sign():
+    assert timing.reduction_percent(0.05, 0.016) == pytest.approx(68.0)
+    assert timing.reduction_percent(1.0, 2.0) == pytest.approx(-100.0)
+
+
+def test_a_missing_or_repeated_row_is_an_error():
+    with pytest.raises(ParameterError, match="raw image uint8"):
+        timing.table3(_aes()[lambda t: t["payload"] != timing.RAW_PAYLOAD], _end_to_end())
+    doubled = pd.concat([_aes(), _aes().iloc[:1]], ignore_index=True)
+    with pytest.raises(ParameterError, match="found 2"):
+        timing.table4(doubled, _end_to_end())
+
+
+def _size_quality():
+    """A size-versus-quality table: raw image, three feature formats, four codecs (two tied at 603 bytes)."""
+    features = pd.DataFrame([{"method": timing.feature_method(d), "bytes": b, "compress_median_s": 0.01,
+                              "encrypt_median_s": 0.001, "ssim": 0.9, "psnr_db": 30.0}
+                             for d, b in (("float32", 3132), ("float16", 1596), ("uint8", 852))])
+    codecs = pd.DataFrame([{"method": timing.sealed(name), "bytes": b, "compress_median_s": 0.001,
+                            "encrypt_median_s": 0.0001, "ssim": s, "psnr_db": 40.0}
+                           for name, b, s in (("PNG (lossless)", 603, 1.0), ("JPEG q95", 887, 0.99),
+                                              ("JPEG q75", 603, 0.97), ("WebP q80", 900, 0.995))])
+    return timing.size_quality_table(features, codecs, raw_bytes=3132, raw_encrypt_s=0.002)
+
+
+def test_size_quality_table_puts_the_raw_image_first():
+    table = _size_quality()
+    assert list(table.columns) == ["method", "bytes", "compress_median_s", "encrypt_median_s", "ssim", "psnr_db"]
+    assert table.iloc[0].tolist() == ["raw image + AES-GCM", 3132, 0.0, 0.002, 1.0, float("inf")]
+    assert table["method"].tolist()[1:4] == [f"autoencoder features {d} + AES-GCM" for d in ("float32", "float16", "uint8")]
+    assert len(table) == 8
+
+
+def test_size_quality_rows_round_trip_each_wire_format(key):
+    image = np.linspace(0, 1, 16 * 16 * 3, dtype=np.float32).reshape(16, 16, 3)
+    rows = timing.size_quality_rows(image, image, lambda f: f, key, encoder_s=0.5, repeats=3)
+    assert rows["method"].tolist() == [timing.feature_method(d) for d in timing.FEATURE_DTYPES_TIMED]
+    assert rows["bytes"].is_monotonic_decreasing and (rows["compress_median_s"] == 0.5).all()
+    assert rows["ssim"].iloc[0] == 1.0 and rows["psnr_db"].iloc[0] == float("inf")  # float32 is bit-exact
+    assert 0.99 < rows["ssim"].iloc[2] < 1.0  # uint8 quantisation loses a little
+
+
+def test_conclusions_from_the_tables():
+    lines = timing.conclusions(_aes(shuffle=True), _end_to_end(shuffle=True), _size_quality(), cpu="Test CPU", raw_shape=(32, 32, 3))
+    assert len(lines) == 7
+    assert lines[0] == "Measured on Test CPU, pycryptodome AES-256-GCM, medians of 10 interleaved repetitions:"
+    assert "raw 32x32x3 image and float32 features are both 3072 bytes" in lines[1]
+    assert "AES takes 2.000 ms and 2.000 ms (ratio 1.00" in lines[1] and "spread is 5 % of its median" in lines[1]
+    assert "float16 features (half the bytes) take 1.000 ms, 0.50 times float32: the smaller payload" in lines[2]
+    assert "uint8-quantised features (a quarter of the bytes) take 3.000 ms, 1.50 times float32: converting" in lines[3]
+    assert "12.0 ms per image, 6 times" in lines[4] and "receiver (AES + decoder) 15 times" in lines[4]
+    assert "72-75 % reduction; we measure an increase." in lines[4]
+    assert "OpenSSL takes 2 us" in lines[5] and "the paper's 0.05 s is 25 times" in lines[5]
+    # the smallest codec (a tie at 603 bytes goes to the first), not the smaller uint8 features row
+    assert lines[6] == ("- PNG (lossless) + AES-GCM makes the least data to encrypt: 603 bytes at SSIM 1.0000, "
+                        "against 852 bytes for uint8 features at SSIM 0.9000.")
+
+
+def test_conclusions_say_reduction_when_the_sender_is_faster():
+    parts = {**_parts(), timing.ENCODER_STEP: _t(0.0)}
+    fast = timing.end_to_end_table({**parts, timing.ENCRYPT_FEATURES_STEP: _t(0.0005)}, BATCH)
+    lines = timing.conclusions(_aes(), fast, _size_quality(), cpu="x", raw_shape=(2, 2, 3))
+    assert lines[4].endswith("we measure a reduction.")
+
+
+def test_time_breakdown_bars_are_proportional():
+    from aecrypt.figures import time_breakdown
+
+    table = _end_to_end()
+    fig = time_breakdown(table)
+    assert len(fig.axes) == 2 and all(ax.get_xscale() == "linear" for ax in fig.axes)
+    sender = fig.axes[0]
+    widths = [p.get_width() for p in sender.patches]  # AES bars, then network bars, in table order
+    expected = table[table["side"] == "sender"]
+    assert widths == pytest.approx(list(expected["aes_s"] * 1e3) + list(expected["model_s"] * 1e3))

@@ -1,0 +1,62 @@
+"""REPORT.md, the spread across seeds, and README's generated results block."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from aecrypt.config import PROJ_ROOT
+from aecrypt.report import (
+    README_END,
+    README_START,
+    readme_block,
+    readme_block_in,
+    seed_folders,
+    seed_spread,
+    update_readme,
+    write_seed_tables,
+)
+
+
+def _run(folder, seed, ssim):
+    """A fake notebook-02 record and reconstruction table for one seed."""
+    (folder / "runs").mkdir(parents=True, exist_ok=True)
+    (folder / "runs" / "02_train_autoencoder.json").write_text(json.dumps({"parameters": {"seed": seed}}))
+    pd.DataFrame({"images": ["test", "training"], "count": [10, 40], "ssim": [ssim, ssim + 0.01],
+                  "psnr_db": [30.0, 31.0], "mse": [0.001, 0.0009]}).to_csv(folder / "table_reconstruction.csv", index=False)
+
+
+def test_seed_spread_gives_mean_and_sd_per_row(tmp_path):
+    _run(tmp_path, 0, 0.90)
+    _run(tmp_path / "seed-1", 1, 0.92)
+    _run(tmp_path / "seed-2", 2, 0.94)
+    (tmp_path / "seed-x").mkdir()  # not a seed folder
+    assert sorted(seed_folders(tmp_path)) == [0, 1, 2]
+    spread = seed_spread(seed_folders(tmp_path), "table_reconstruction", ("images",), ("ssim", "psnr_db")).set_index("images")
+    assert spread.loc["test", "ssim_mean"] == pytest.approx(0.92)
+    assert spread.loc["test", "ssim_std"] == pytest.approx(0.02)
+    assert spread.loc["training", "seeds"] == 3
+    assert write_seed_tables(tmp_path) == ["table_seeds_reconstruction"]
+    assert (tmp_path / "table_seeds_reconstruction.md").is_file()
+
+
+def test_one_seed_gives_no_spread(tmp_path):
+    _run(tmp_path, 0, 0.9)
+    assert seed_spread(seed_folders(tmp_path), "table_reconstruction", ("images",), ("ssim",)) is None
+    assert write_seed_tables(tmp_path) == []
+
+
+def test_readme_block_is_what_the_committed_results_give():
+    # Every number in README's results section comes from results/default and results/bench;
+    # regenerate it with `aecrypt readme` after committing a new run.
+    readme = PROJ_ROOT / "README.md"
+    assert readme_block_in(readme) == readme_block(PROJ_ROOT / "results" / "default", PROJ_ROOT / "results" / "bench")
+
+
+def test_update_readme_rewrites_only_the_block(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{README_START}\nstale 0.123\n{README_END}\noutro\n")
+    update_readme(readme, PROJ_ROOT / "results" / "default")
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("\noutro\n") and "stale" not in text
+    assert readme_block_in(readme) == readme_block(PROJ_ROOT / "results" / "default")
