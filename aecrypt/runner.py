@@ -130,7 +130,7 @@ def run_study(
             if seed is not None:
                 given.update(seed=seed, run_name=run_name)
             params = {"profile": profile, **{k: v for k, v in given.items() if k in declared[path]}}
-            label = path.stem if seed is None else f"{path.stem} (seed {seed})"
+            label = path.stem if pass_number == 0 else f"{path.stem} (seed {seed})"
             study.seconds[label], study.executed[label] = _execute(path, executed_dir, params, kernel, f"[{index}/{total}] {label}")
     from aecrypt.report import write_report
 
