@@ -139,10 +139,12 @@ def cpu_model() -> str:
 
 
 def git_commit() -> str:
-    """The project's git commit (with '-dirty' if it has uncommitted changes), or 'unknown'."""
+    """The project's git commit (with '-dirty' if its code has uncommitted changes), or 'unknown'."""
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=config.PROJ_ROOT, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=config.PROJ_ROOT, capture_output=True, text=True, timeout=10)
+        # the run's own outputs (results/, README's generated block) are not code: they do not make the tree dirty
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results", ":(exclude)README.md"],
+                               cwd=config.PROJ_ROOT, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     if commit.returncode != 0:
