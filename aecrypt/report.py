@@ -217,11 +217,13 @@ def readme_block(out: Path | None = None, bench: Path | None = None) -> str:
     training = pd.read_csv(out / "table_training.csv").iloc[0]
     params = json.loads((out / "runs" / "02_train_autoencoder.json").read_text())["parameters"]
     one_seed = sum(t for name, t in meta["seconds"].items() if "(seed" not in name) / 60
-    seeds = sorted(seed_folders(out))
+    folders = seed_folders(out)
+    seeds = sorted(folders)
+    commits = sorted({json.loads(p.read_text())["git_commit"] for f in folders.values() for p in (f / "runs").glob("0*.json")})
     lines = [
         README_START,
-        f"From the committed `default` run ([`results/default/REPORT.md`](results/default/REPORT.md)): commit "
-        f"`{meta['git_commit']}`, {meta['cpu']} ({meta['cpu_count']} cores); {one_seed:.1f} min for one seed "
+        f"From the committed `default` run ([`results/default/REPORT.md`](results/default/REPORT.md)), made from "
+        f"commit{'s' if len(commits) > 1 else ''} {', '.join(f'`{c}`' for c in commits)} (each notebook's in `runs/`), {meta['cpu']} ({meta['cpu_count']} cores); {one_seed:.1f} min for one seed "
         f"(`make reproduce`), {sum(meta['seconds'].values()) / 60:.1f} min with every seed; "
         f"{params['image_size']}×{params['image_size']} images, {int(training['epochs_run'])} training epochs "
         f"({training['stopped_because']}), {params['precision']}. "
