@@ -23,9 +23,20 @@ from skimage.transform import resize
 
 from aecrypt import config
 from aecrypt.errors import DatasetError, ImageReadError, ParameterError
+from aecrypt.results import atomic_file
 
 DATASETS = ("mni152", "retina", "folder")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+#: The image files aecrypt reads and writes, by suffix, with Pillow's name for each format.
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
+IMAGE_SUFFIXES = tuple(IMAGE_FORMATS)
+#: JPEG quality for a reconstruction written as .jpg (Pillow's default, 75, would add visible loss).
+JPEG_QUALITY = 95
+#: EXIF tag 'Software' and the value ``write_image`` puts in it: it tells a reconstruction that
+#: aecrypt wrote (which ``decrypt --force`` may replace) from an original scan (which it never does).
+EXIF_SOFTWARE = 0x0131
+WRITTEN_BY = "aecrypt decrypt (autoencoder reconstruction)"
+#: What Pillow raises for a file it cannot decode.
+_PIL_READ_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError)
 #: Section 4: "The used dataset has been split into 80% training and 20% testing."
 DEFAULT_TEST_FRACTION = 0.2
 #: A slice of the MNI152 volume is kept when at least this fraction of it is brain.
@@ -116,7 +127,12 @@ def read_image(path: str | Path) -> np.ndarray:
             if image.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
                 image = image.convert("RGBA" if "A" in image.mode or "transparency" in image.info else "RGB")
             array = np.asarray(image)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except Image.DecompressionBombError:
+        raise ImageReadError(
+            f"{path}: this image has more pixels than Pillow reads safely (it could be a decompression bomb); "
+            "downscale it before encrypting"
+        ) from None
+    except _PIL_READ_ERRORS as exc:
         raise ImageReadError(
             f"{path}: cannot read this image ({exc.__class__.__name__}); it is corrupt, truncated or not "
             f"PNG/JPEG/TIFF. Supported: {', '.join(IMAGE_SUFFIXES)}"
@@ -161,17 +177,34 @@ def stretch(array: np.ndarray, axis: int | tuple[int, ...] | None = None, percen
     return np.clip((x - low) / np.where(high > low, high - low, 1), 0, 1)
 
 
-def write_image(path: str | Path, image: np.ndarray) -> Path:
-    """Write a float image in [0, 1] as an 8-bit PNG (or what the suffix says), atomically."""
+def write_image(path: str | Path, image: np.ndarray, replace: bool = True) -> Path:
+    """Write a float image in [0, 1] as 8-bit pixels in the format its suffix names, atomically, mode 0600.
+
+    The file is marked as aecrypt's (EXIF 'Software'); ``replace=False`` refuses to replace
+    anything already at ``path`` (``FileExistsError``).
+    """
     path = Path(path)
+    fmt = IMAGE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ParameterError(f"{path}: cannot write images of type {path.suffix!r}; name it with one of {', '.join(IMAGE_SUFFIXES)}")
     x = to_uint8(image)
     if x.ndim == 3 and x.shape[-1] == 1:
         x = x[..., 0]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    Image.fromarray(x).save(tmp)
-    os.replace(tmp, path)
+    picture = Image.fromarray(x)
+    exif = Image.Exif()
+    exif[EXIF_SOFTWARE] = WRITTEN_BY
+    with atomic_file(path, replace=replace) as handle:
+        picture.save(handle, format=fmt, exif=exif, quality=JPEG_QUALITY)
     return path
+
+
+def written_by_aecrypt(path: str | Path) -> bool:
+    """Whether an image file carries the mark ``write_image`` puts in (a reconstruction, not an original)."""
+    try:
+        with Image.open(path) as handle:
+            return handle.getexif().get(EXIF_SOFTWARE) == WRITTEN_BY
+    except (*_PIL_READ_ERRORS, Image.DecompressionBombError):
+        return False
 
 
 def prepare_image(image: np.ndarray, image_size: int, channels: int = 3, fundus_crop: bool = False) -> np.ndarray:
