@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+import shlex
+import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +52,15 @@ PAPER_HKDF_CONTEXT = b"aecrypt/paper-scheme/row-keys/v1"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 SALT_BYTES = 16
 MAX_NDIM = 8
+#: A key file is 64 hex characters and a newline; a longer one is not a key file (and is not read whole).
+MAX_KEY_FILE_BYTES = 256
+#: How a key file is written; the one reading that cannot be mistaken for another.
+KEY_FORMAT = f"an AES-256 key is {KEY_BYTES} bytes, written as {2 * KEY_BYTES} hex characters (make one with 'aecrypt keygen')"
+#: Permission bits that let the group or others use a file: a key file with any of them is refused, as ssh does.
+SHARED_MODE_BITS = stat.S_IRWXG | stat.S_IRWXO
+_HEX_KEY = re.compile(rb"[0-9a-fA-F]{%d}" % (2 * KEY_BYTES))
+_HEX_DIGITS = re.compile(rb"[0-9a-fA-F]+")
+_TEXT_BYTES = frozenset(range(32, 127)) | frozenset(b"\t\n\r")
 
 SCHEMES = ("gcm", "paper", "ecb", "cbc", "ctr")
 AUTHENTICATED_SCHEMES = frozenset({"gcm"})
@@ -123,25 +135,57 @@ def save_key(key: bytes, path: str | Path) -> Path:
 
 
 def load_key(path: str | Path) -> bytes:
-    """Read a key file written by ``save_key`` (hex) or holding 32 raw bytes; check its length."""
+    """Read a key file: 64 hex characters (as ``save_key`` writes) or 32 raw bytes, private to its owner.
+
+    A file the group or others may read or write is refused (run ``chmod 600``), and so is
+    one that could be read two ways, such as 32 hex characters (a 16-byte key in hex).
+    """
     path = Path(path)
+    return _parse_key(_read_key_file(path), path)
+
+
+def _read_key_file(path: Path) -> bytes:
+    """A key file's bytes, read with a size bound, once its permissions are checked."""
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:
+            _check_private(path, os.fstat(handle.fileno()))
+            raw = handle.read(MAX_KEY_FILE_BYTES + 1)
     except FileNotFoundError:
         raise KeyFileError(f"{path}: no such key file; make one with 'aecrypt keygen {path}'") from None
     except OSError as exc:
         raise KeyFileError(f"{path}: cannot read the key file ({exc.strerror})") from None
-    text = raw.strip()
-    try:
-        key = bytes.fromhex(text.decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
-        key = raw
-    if len(key) != KEY_BYTES:
+    if len(raw) > MAX_KEY_FILE_BYTES:
+        raise KeyFileError(f"{path}: not a key file (longer than {MAX_KEY_FILE_BYTES} bytes); {KEY_FORMAT}")
+    return raw
+
+
+def _check_private(path: Path, info: os.stat_result) -> None:
+    """Refuse a regular key file that the group or others may read or write."""
+    mode = stat.S_IMODE(info.st_mode)
+    if stat.S_ISREG(info.st_mode) and mode & SHARED_MODE_BITS:
         raise KeyFileError(
-            f"{path}: a key must be {KEY_BYTES} bytes (AES-256), written as 64 hex characters; "
-            f"this file holds {len(key)} bytes"
+            f"{path}: the key file is open to other users (mode {mode:04o}); "
+            f"run 'chmod 600 {shlex.quote(str(path))}' and try again"
         )
-    return key
+
+
+def _parse_key(raw: bytes, path: Path) -> bytes:
+    """The key a key file's bytes hold; anything that could be read two ways is refused."""
+    is_text = set(raw) <= _TEXT_BYTES
+    if not is_text and len(raw) == KEY_BYTES:
+        return raw  # 32 raw bytes, not text: cannot be taken for hex
+    text = raw.strip()
+    if is_text and _HEX_KEY.fullmatch(text):
+        return bytes.fromhex(text.decode("ascii"))
+    if not is_text:
+        what = f"{len(raw)} bytes of binary data"
+    elif not text:
+        what = "it is empty"
+    elif _HEX_DIGITS.fullmatch(text):
+        what = f"{len(text)} hex characters, a {len(text) * 4}-bit key" if len(text) % 2 == 0 else f"{len(text)} hex characters"
+    else:
+        what = "text that is not a hex key"
+    raise KeyFileError(f"{path}: not an AES-256 key file ({what}); {KEY_FORMAT}")
 
 
 def derive_key(passphrase: str | bytes, salt: bytes) -> bytes:
@@ -372,6 +416,45 @@ def _body_length(scheme: str, plain_len: int) -> int:
 # ----------------------------------------------------------------------- header
 
 _FIXED = struct.Struct(">4sBBBB")
+#: The largest header the format can describe: fixed part, shape, quantisation pairs, nonce, lengths.
+MAX_HEADER_BYTES = _FIXED.size + 4 * MAX_NDIM + 2 + 8 * 0xFFFF + 1 + 0xFF + 9
+#: The largest ciphertext ``read_payload`` accepts (features of one image are well under 1 MiB).
+MAX_BODY_BYTES = 1 << 30
+#: The largest payload file ``read_payload`` reads: header, 1 GiB of ciphertext and the tag.
+MAX_PAYLOAD_BYTES = MAX_HEADER_BYTES + MAX_BODY_BYTES + 0xFF
+_BAD_MAGIC = "not an aecrypt payload (bad magic bytes); was this file made by aecrypt encrypt?"
+
+
+def read_payload(path: str | Path) -> bytes:
+    """A payload file's bytes, read with a size bound (``MAX_PAYLOAD_BYTES``); ``PayloadFormatError`` otherwise."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if stat.S_ISDIR(info.st_mode):
+                raise PayloadFormatError(f"{path}: a folder, not a payload file")
+            if stat.S_ISREG(info.st_mode) and info.st_size > MAX_PAYLOAD_BYTES:
+                raise PayloadFormatError(f"{path}: {info.st_size} bytes, larger than any payload ({MAX_PAYLOAD_BYTES} bytes at most)")
+            head = handle.read(len(MAGIC))
+            if len(head) == len(MAGIC) and head != MAGIC:
+                raise PayloadFormatError(f"{path}: {_BAD_MAGIC}")  # before reading on: /dev/zero ends here
+            data = head + handle.read(MAX_PAYLOAD_BYTES + 1 - len(head))
+    except FileNotFoundError:
+        raise PayloadFormatError(f"{path}: no such payload file") from None
+    except OSError as exc:
+        raise PayloadFormatError(f"{path}: cannot read this payload file ({exc.strerror})") from None
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise PayloadFormatError(f"{path}: larger than any payload ({MAX_PAYLOAD_BYTES} bytes at most)")
+    return data
+
+
+def looks_like_payload(path: str | Path) -> bool:
+    """Whether a file starts with the payload magic bytes (so ``encrypt --force`` may replace it)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
 
 
 def _pack_header(
@@ -403,7 +486,7 @@ def read_header(payload: bytes) -> PayloadHeader:
     reader = _Reader(payload)
     magic, version, scheme_code, dtype_code, ndim = reader.unpack(_FIXED)
     if magic != MAGIC:
-        raise PayloadFormatError("not an aecrypt payload (bad magic bytes); was this file made by aecrypt encrypt?")
+        raise PayloadFormatError(_BAD_MAGIC)
     if version != PAYLOAD_VERSION:
         raise PayloadFormatError(
             f"payload format version {version} is not supported by this aecrypt (which reads version "

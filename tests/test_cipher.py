@@ -177,6 +177,7 @@ def test_save_key_is_private_and_refuses_to_overwrite(tmp_path, key):
 def test_load_key_checks_length(tmp_path):
     short = tmp_path / "short.key"
     short.write_text("abcd\n")
+    short.chmod(0o600)  # key files must be private to their owner
     with pytest.raises(KeyFileError, match="32 bytes"):
         load_key(short)
     with pytest.raises(KeyFileError, match="no such key file"):
@@ -186,6 +187,7 @@ def test_load_key_checks_length(tmp_path):
 def test_load_key_accepts_raw_bytes(tmp_path, key):
     raw = tmp_path / "raw.key"
     raw.write_bytes(key)
+    raw.chmod(0o600)
     assert load_key(raw) == key
 
 
