@@ -36,6 +36,18 @@ class DatasetError(AecryptError):
     """A dataset folder or labels file is missing, empty, or inconsistent."""
 
 
+class InputError(AecryptError):
+    """A file or folder named on the command line is missing or holds nothing to work on."""
+
+
+class OutputError(AecryptError):
+    """An output cannot be written: it exists, clashes with another, would replace an input, or its folder is not writable."""
+
+
+class BatchFailedError(AecryptError):
+    """Some inputs of a batch failed (each reported on its own line); the others were processed."""
+
+
 class ModelFileError(AecryptError):
     """A model file is missing, not an aecrypt model, or does not fit the payload."""
 

@@ -26,6 +26,9 @@ ENCODER_NAME = "aecrypt_encoder"
 DECODER_NAME = "aecrypt_decoder"
 AUTOENCODER_NAME = "aecrypt_autoencoder"
 
+#: Channels of the images aecrypt reads and writes: grey or colour.
+IMAGE_CHANNELS = (1, 3)
+
 UpsamplePosition = Literal["table2", "prose"]
 #: Numeric precisions a model can be built in. "mixed_bfloat16" computes the convolutions
 #: in bfloat16 (AVX512_BF16 on recent x86 CPUs) and keeps weights, the feature map and the
@@ -229,3 +232,16 @@ def image_shape(decoder_or_encoder: keras.Model) -> tuple[int, ...]:
     model = decoder_or_encoder
     shape = model.input_shape if model.name == ENCODER_NAME else model.output_shape
     return tuple(shape[1:])
+
+
+def checked_image_shape(model: keras.Model, path: str | Path) -> tuple[int, int, int]:
+    """``image_shape``, or ``ModelFileError`` if it is not (height, width, 1 or 3 channels)."""
+    shape = image_shape(model)
+    if len(shape) != 3 or not all(isinstance(n, int) and n > 0 for n in shape) or shape[-1] not in IMAGE_CHANNELS:
+        role, verb = ("encoder", "takes") if model.name == ENCODER_NAME else ("decoder", "produces")
+        raise ModelFileError(
+            f"{path}: this {role} {verb} arrays of shape {shape}, but aecrypt expects images of shape "
+            f"(height, width, channels) with {' or '.join(map(str, IMAGE_CHANNELS))} channels; "
+            f"use the {role} that notebooks/02_train_autoencoder.ipynb saves"
+        )
+    return shape

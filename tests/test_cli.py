@@ -56,7 +56,7 @@ def test_round_trip_on_a_folder(workspace):
     assert enc.returncode == 0, enc.stderr
     assert "images/s" in enc.stdout
     payloads = sorted((w / "sealed").glob("*.aecrypt"))
-    assert [p.stem for p in payloads] == ["a", "b", "c"]
+    assert [p.name for p in payloads] == ["a.png.aecrypt", "b.jpg.aecrypt", "c.tif.aecrypt"]
     info = aecrypt("inspect", payloads[0])
     assert info.returncode == 0 and "scheme gcm" in info.stdout and "shape 8x8x3" in info.stdout
     dec = aecrypt("decrypt", w / "sealed", "--decoder", w / "decoder.keras", "--key", w / "study.key", "-o", w / "opened")
@@ -68,7 +68,7 @@ def test_round_trip_on_a_folder(workspace):
 def test_tampered_payload(workspace):
     w = workspace
     aecrypt("encrypt", w / "scans" / "a.png", "--encoder", w / "encoder.keras", "--key", w / "study.key", "-o", w / "t")
-    payload = w / "t" / "a.aecrypt"
+    payload = w / "t" / "a.png.aecrypt"
     data = bytearray(payload.read_bytes())
     data[-20] ^= 0x01
     payload.write_bytes(bytes(data))
