@@ -431,8 +431,6 @@ def read_payload(path: str | Path) -> bytes:
     try:
         with open(path, "rb") as handle:
             info = os.fstat(handle.fileno())
-            if stat.S_ISDIR(info.st_mode):
-                raise PayloadFormatError(f"{path}: a folder, not a payload file")
             if stat.S_ISREG(info.st_mode) and info.st_size > MAX_PAYLOAD_BYTES:
                 raise PayloadFormatError(f"{path}: {info.st_size} bytes, larger than any payload ({MAX_PAYLOAD_BYTES} bytes at most)")
             head = handle.read(len(MAGIC))
@@ -441,6 +439,8 @@ def read_payload(path: str | Path) -> bytes:
             data = head + handle.read(MAX_PAYLOAD_BYTES + 1 - len(head))
     except FileNotFoundError:
         raise PayloadFormatError(f"{path}: no such payload file") from None
+    except IsADirectoryError:
+        raise PayloadFormatError(f"{path}: a folder, not a payload file") from None
     except OSError as exc:
         raise PayloadFormatError(f"{path}: cannot read this payload file ({exc.strerror})") from None
     if len(data) > MAX_PAYLOAD_BYTES:
