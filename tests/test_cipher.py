@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from aecrypt.cipher import (
     KEY_BYTES,
+    MAGIC,
+    MAX_PAYLOAD_BYTES,
     SCHEMES,
     ciphertext_bytes,
     decrypt_features,
@@ -18,8 +20,10 @@ from aecrypt.cipher import (
     encrypt_image,
     generate_key,
     load_key,
+    looks_like_payload,
     paper_subkeys,
     read_header,
+    read_payload,
     save_key,
 )
 from aecrypt.errors import AecryptError, KeyFileError, PayloadFormatError, UnauthenticatedPayloadError, WrongKeyOrTamperedError
@@ -189,6 +193,64 @@ def test_load_key_accepts_raw_bytes(tmp_path, key):
     raw.write_bytes(key)
     raw.chmod(0o600)
     assert load_key(raw) == key
+
+
+def test_load_key_refuses_a_file_others_may_use(tmp_path, key):
+    path = save_key(key, tmp_path / "study.key")
+    for mode in (0o640, 0o604, 0o620, 0o602):
+        path.chmod(mode)
+        with pytest.raises(KeyFileError, match=f"run 'chmod 600 {path}'"):
+            load_key(path)
+    path.chmod(0o400)
+    assert load_key(path) == key
+
+
+@pytest.mark.parametrize("content", [
+    os.urandom(16).hex().encode(),  # a 128-bit key in hex: 32 bytes that could be read as raw
+    os.urandom(16).hex().encode() + b"\n",
+    os.urandom(32).hex().encode()[:-1] + b"\n",
+    b"correct horse battery staple ok",  # 32 bytes of text
+    os.urandom(32) + b"\n",
+    os.urandom(31),
+    b"",
+    b"0x" + os.urandom(32).hex().encode(),
+    b" ".join(os.urandom(32).hex().encode()[i : i + 2] for i in range(0, 64, 2)),
+], ids=["hex-16", "hex-16-newline", "hex-63", "text-32", "raw-32-newline", "raw-31", "empty", "0x-prefix", "spaced-hex"])
+def test_load_key_refuses_ambiguous_or_wrong_encodings(tmp_path, content):
+    path = tmp_path / "bad.key"
+    path.write_bytes(content)
+    path.chmod(0o600)
+    with pytest.raises(KeyFileError, match="64 hex characters"):
+        load_key(path)
+
+
+def test_load_key_reads_a_bounded_amount(tmp_path):
+    with pytest.raises(KeyFileError, match="longer than"):
+        load_key("/dev/zero")
+    big = tmp_path / "big.key"
+    big.write_bytes(b"a" * 10_000)
+    big.chmod(0o600)
+    with pytest.raises(KeyFileError, match="longer than"):
+        load_key(big)
+
+
+def test_read_payload_is_bounded(tmp_path, features, key):
+    good = tmp_path / "good.aecrypt"
+    good.write_bytes(encrypt_features(features, key))
+    assert read_payload(good) == good.read_bytes() and looks_like_payload(good)
+    with pytest.raises(PayloadFormatError, match="not an aecrypt payload"):
+        read_payload("/dev/zero")
+    sparse = tmp_path / "sparse.aecrypt"
+    with open(sparse, "wb") as handle:
+        handle.write(MAGIC)
+        handle.truncate(MAX_PAYLOAD_BYTES + 1)  # sparse: refused from its size, never read
+    with pytest.raises(PayloadFormatError, match="larger than any payload"):
+        read_payload(sparse)
+    with pytest.raises(PayloadFormatError, match="no such payload file"):
+        read_payload(tmp_path / "missing.aecrypt")
+    with pytest.raises(PayloadFormatError, match="a folder"):
+        read_payload(tmp_path)
+    assert not looks_like_payload(tmp_path / "missing.aecrypt")
 
 
 def test_derive_key_is_deterministic_and_salted():

@@ -1,7 +1,11 @@
 """Dataset loading: fixture folders in several formats, label files, splits, cache, bad input."""
 
+import os
 import socket
+import stat
+import struct
 import warnings
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -16,12 +20,16 @@ from aecrypt.data import (
     SkippedImagesWarning,
     crop_fundus,
     load_dataset,
+    IMAGE_SUFFIXES,
     read_image,
     retina_image,
+    write_image,
+    written_by_aecrypt,
     stream_folder,
     stratified_split,
 )
 from aecrypt.errors import DatasetError, ImageReadError, ParameterError
+from aecrypt.results import TEMP_SUFFIX, atomic_file
 
 
 def _write(path, array, **save):
@@ -68,6 +76,58 @@ def test_read_image_errors(tmp_path):
     bad.write_bytes(b"not an image at all")
     with pytest.raises(ImageReadError, match="corrupt, truncated"):
         read_image(bad)
+
+
+def test_decompression_bomb_is_an_image_read_error(tmp_path):
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    huge = tmp_path / "huge.png"
+    ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)
+    huge.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    with pytest.raises(ImageReadError, match="huge.png.*downscale"):
+        read_image(huge)
+
+
+def test_atomic_file_writes_through_a_private_temp_file_and_cleans_up(tmp_path):
+    target = tmp_path / "x.png"
+    with atomic_file(target) as handle:
+        (temp,) = tmp_path.iterdir()
+        assert temp.name.startswith(".x.png.") and temp.suffix == TEMP_SUFFIX and TEMP_SUFFIX not in IMAGE_SUFFIXES
+        assert stat.S_IMODE(os.stat(temp).st_mode) == 0o600
+        handle.write(b"done")
+    assert target.read_bytes() == b"done" and not os.path.exists(temp)
+    with pytest.raises(RuntimeError):
+        with atomic_file(tmp_path / "y.png") as handle:
+            handle.write(b"half")
+            raise RuntimeError("killed half way")
+    with pytest.raises(FileExistsError):
+        with atomic_file(target, replace=False) as handle:
+            handle.write(b"new")
+    assert target.read_bytes() == b"done" and sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif"])
+def test_write_image_replaces_a_symlink_without_following_it(tmp_path, rng, suffix):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    target = tmp_path / f"out{suffix}"
+    target.symlink_to(victim)
+    with pytest.raises(FileExistsError):
+        write_image(target, rng.random((8, 8, 3)), replace=False)
+    write_image(target, rng.random((8, 8, 3)))
+    assert victim.read_text() == "precious" and not target.is_symlink()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600 and written_by_aecrypt(target)
+    assert Image.open(target).format == {".png": "PNG", ".jpg": "JPEG", ".tif": "TIFF"}[suffix]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, victim.name])
+
+
+def test_write_image_leaves_nothing_when_it_fails(tmp_path, rng):
+    with pytest.raises(OSError):
+        write_image(tmp_path / "x.jpg", rng.random((8, 8, 4)))  # JPEG cannot hold RGBA
+    assert list(tmp_path.iterdir()) == []
+    _write(tmp_path / "original.png", rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
+    assert not written_by_aecrypt(tmp_path / "original.png")
 
 
 def test_truncated_image_is_an_error(tmp_path, rng):
