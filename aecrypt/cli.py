@@ -89,6 +89,7 @@ def _images_in(paths: list[str]) -> list[tuple[Path, Path]]:
 def _payloads_in(paths: list[str]) -> list[tuple[Path, Path]]:
     """Expand files and folders (recursively) into payload files (``*.aecrypt`` inside folders)."""
     def in_folder(folder: Path) -> list[Path]:
+        """Payload files anywhere under a folder, sorted."""
         return sorted(path for path in folder.rglob(f"*{PAYLOAD_SUFFIX}") if path.is_file())
 
     return _expand(paths, in_folder, f"no payloads given (files ending in {PAYLOAD_SUFFIX})")
