@@ -1,0 +1,98 @@
+"""Table builders, verdicts and parameter checks that the notebooks call: each on hand-made inputs."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aecrypt.errors import ManifestMismatchError, ParameterError
+from aecrypt.metrics import reconstruction_findings, reconstruction_table
+from aecrypt.noise import SWEEP_RANGES, sweep_strengths
+from aecrypt.parameters import check_value, check_values
+from aecrypt.robustness import NOISY, PIPELINE, findings, table6
+from aecrypt.study import manifest_data, output_folder
+
+
+def _long(ssim_noisy: float, ssim_pipeline: float, kinds=("none", "gaussian")) -> pd.DataFrame:
+    rows = []
+    for kind in kinds:
+        for method, ssim in ((NOISY, ssim_noisy), (PIPELINE, ssim_pipeline), ("median 3x3", 0.5)):
+            rows.append({"noise": kind, "method": method, "images": 4, "ssim_mean": ssim, "mse_mean": 1 - ssim})
+    return pd.DataFrame(rows)
+
+
+def test_table6_puts_each_image_set_beside_the_papers_numbers():
+    table = table6({"test": _long(0.2, 0.9), "other": _long(0.3, 0.4)})
+    assert list(table["data"]) == ["test", "test", "other", "other"]
+    row = table[(table["data"] == "test") & (table["noise"] == "gaussian")].iloc[0]
+    assert (row["ssim_noisy"], row["ssim_pipeline"], row["images"]) == (0.2, 0.9, 4)
+    assert row["paper_ssim_noisy"] == 0.13 and row["paper_ssim_pipeline"] == 0.41  # Table 6 as printed
+    assert table[table["noise"] == "none"]["paper_ssim_pipeline"].iloc[0] == 0.9528
+
+
+def test_noise_findings_say_better_or_worse_and_the_best_method():
+    long = _long(0.2, 0.9)
+    better = findings(table6({"test": long}), long, "test")
+    assert len(better) == 1 and "better by 0.700" in better[0] and f"best method: {PIPELINE}" in better[0]
+    long = _long(0.6, 0.1)
+    worse = findings(table6({"test": long}), long, "test")
+    assert "worse by 0.500" in worse[0] and f"best method: {NOISY}" in worse[0]
+
+
+def test_sweep_strengths_span_each_range():
+    strengths = sweep_strengths(4)
+    assert set(strengths) == set(SWEEP_RANGES)
+    for kind, (low, high) in SWEEP_RANGES.items():
+        assert len(strengths[kind]) == 4 and strengths[kind][0] == pytest.approx(low) and strengths[kind][-1] == pytest.approx(high)
+    with pytest.raises(ParameterError):
+        sweep_strengths(1)
+
+
+def test_reconstruction_table_and_findings(rng):
+    clean = rng.random((3, 16, 16, 3)).astype(np.float32)
+    table = reconstruction_table({"test": (clean, clean), "guard (1 to 4 mm)": (clean, np.clip(clean + 0.1, 0, 1)),
+                                  "empty": (clean[:0], clean[:0]), "other heads (OOD)": (clean, clean * 0.5)})
+    assert list(table["images"]) == ["test", "guard (1 to 4 mm)", "other heads (OOD)"]  # empty sets left out
+    test = table.set_index("images").loc["test"]
+    assert test["ssim"] == pytest.approx(1.0) and test["mse"] == 0 and test["count"] == 3
+    lines = reconstruction_findings(table, 0.9528)
+    assert "meets the paper's 0.9528" in lines[0]
+    assert any(line.startswith("Neighbours of training slices") and "-0." in line for line in lines)
+    assert any(line.startswith("other heads (OOD)") for line in lines)
+
+
+@pytest.mark.parametrize("name, value, type_name, expected", [
+    ("image_size", 64, "Optional[int]", 64), ("image_size", None, "Optional[int]", None),
+    ("guard_mm", 2, "float", 2.0), ("split", "random", "Optional[str]", "random"), ("fundus_crop", True, "bool", True),
+])
+def test_check_value_accepts_and_converts(name, value, type_name, expected):
+    assert check_value(name, value, type_name) == expected
+
+
+@pytest.mark.parametrize("name, value, type_name, message", [
+    ("image_size", "abc", "Optional[int]", "must be an integer"), ("image_size", 2.5, "Optional[int]", "must be an integer"),
+    ("epochs", 0, "Optional[int]", "at least 1"), ("test_fraction", 1.0, "float", "between 0 and 1"),
+    ("split", "slices", "Optional[str]", "one of slabs, random"), ("seed", None, "int", "needs a value"),
+    ("fundus_crop", 1, "bool", "True or False"),
+])
+def test_check_value_refuses_with_the_expected_type(name, value, type_name, message):
+    with pytest.raises(ParameterError, match=message):
+        check_value(name, value, type_name)
+
+
+def test_check_values_names_unknown_parameters():
+    with pytest.raises(ParameterError, match="unknown parameter.*imgsize"):
+        check_values({"imgsize": 3}, {"image_size": {"inferred_type_name": "int"}})
+
+
+def test_manifest_fills_data_parameters_and_refuses_contradictions():
+    manifest = {"data_parameters": {"dataset": "mni152", "image_size": 96, "seed": 0, "max_images": None}}
+    filled = manifest_data(manifest, {"image_size": 96}, ["dataset", "image_size", "seed", "max_images"])
+    assert filled == {"dataset": "mni152", "image_size": 96, "seed": 0, "max_images": None}
+    with pytest.raises(ManifestMismatchError, match=r"image_size=64 \(the model's manifest has 96\); seed=1"):
+        manifest_data(manifest, {"image_size": 64, "seed": 1}, ["image_size", "seed"])
+
+
+def test_ad_hoc_runs_write_to_scratch():
+    assert output_folder("default", "main", publish=True).parts[-1] == "default"
+    assert output_folder("default", "seed-1", publish=True).parts[-2:] == ("default", "seed-1")
+    assert output_folder("default", "main", publish=False).parts[-2:] == ("scratch", "default")
