@@ -44,11 +44,11 @@ smoke: kernel ## Run the whole study at smoke size (tiny images, seconds per not
 test: $(STAMP_DEV) kernel ## Set up and run the test suite
 	$(BIN)/python -m pytest
 
-lab: kernel ## Open JupyterLab on the notebooks
-	$(BIN)/jupyter lab notebooks/
+lab: kernel ## Open JupyterLab: notebooks/ to run, results/default/executed/ to read the committed run
+	$(BIN)/jupyter lab --ServerApp.root_dir=.
 
 bench: kernel ## Run the performance benchmark into results/bench/
 	$(BIN)/python benchmarks/bench.py
 
-clean: ## Remove caches, trained models and executed notebooks (keeps committed results)
-	rm -rf data/processed models results/smoke results/*/executed .pytest_cache
+clean: ## Remove caches, models trained by hand or at smoke size, scratch runs (keeps everything committed)
+	rm -rf data/processed models/scratch models/smoke models/paper results/smoke results/scratch results/paper .pytest_cache

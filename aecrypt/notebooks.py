@@ -1,7 +1,9 @@
-"""Checks on the committed notebooks: stored without outputs, each with a parameters cell."""
+"""Checks on the committed notebooks (stored without outputs, each with a parameters cell),
+and the cleaning of executed copies before they are committed."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -39,4 +41,29 @@ def strip_outputs(path: Path) -> None:
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+    nbformat.write(nb, path)
+
+
+#: Terminal colour and cursor codes (Keras model summaries, tqdm) that a notebook viewer shows raw.
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def clean_executed(path: Path) -> None:
+    """Make an executed notebook fit to read and commit: drop standard-error streams
+    (progress bars, library warnings) and terminal escape codes; keep every result."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.outputs:
+            if output.get("output_type") == "stream":
+                if output.get("name") == "stderr":
+                    continue
+                output["text"] = ANSI_ESCAPE.sub("", output["text"])
+            for key in ("text/plain", "text/html"):
+                if key in output.get("data", {}):
+                    output["data"][key] = ANSI_ESCAPE.sub("", output["data"][key])
+            kept.append(output)
+        cell.outputs = kept
     nbformat.write(nb, path)

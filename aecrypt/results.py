@@ -151,11 +151,26 @@ def _format_cell(value: Any, float_format: str) -> Any:
     return value
 
 
-def save_figure(fig, name: str, folder: str | Path, dpi: int = 150) -> dict[str, Path]:
+class SavedFigure(dict):
+    """The files a figure was saved to, by suffix; shown in a notebook as one plain line."""
+
+    def __repr__(self) -> str:
+        return "saved " + " and ".join(_relative(path) for path in self.values())
+
+
+def _relative(path: Path) -> str:
+    """A path relative to the project when it lies inside it (no machine's folders in outputs)."""
+    try:
+        return str(Path(path).resolve().relative_to(config.PROJ_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def save_figure(fig, name: str, folder: str | Path, dpi: int = 150) -> SavedFigure:
     """Save a matplotlib figure as ``name.png`` and ``name.pdf`` (no creation date in the PDF,
     so the same figure gives the same file)."""
     folder = Path(folder)
-    paths = {}
+    paths = SavedFigure()
     for suffix in ("png", "pdf"):
         metadata = {"CreationDate": None} if suffix == "pdf" else None
         with atomic_path(folder / f"{name}.{suffix}") as tmp:

@@ -19,6 +19,7 @@ from skimage.restoration import denoise_nl_means, estimate_sigma
 from aecrypt.metrics import image_quality, summarize_quality
 from aecrypt.paper import PAPER_TABLE6
 from aecrypt.noise import STRENGTH_PARAMETER, add_noise, noise_parameters
+from aecrypt.progress import live
 
 MEDIAN_SIZE = 3
 #: non-local means settings (scikit-image's tutorial values, h scaled by the estimated noise).
@@ -120,7 +121,7 @@ def train_denoising_model(encoder, decoder, train_images: np.ndarray, val_images
     autoencoder = keras.Model(inputs, new_decoder(new_encoder(inputs)))
     rng = np.random.default_rng([seed, 6])
     result = train_autoencoder(autoencoder, noisy_pairs(train_images, rng), noisy_pairs(val_images, rng),
-                               epochs=epochs, batch_size=batch_size, seed=seed, progress=progress)
+                               epochs=epochs, batch_size=batch_size, seed=seed, progress=progress, label="denoising fine-tune")
     return new_encoder, new_decoder, result
 
 
@@ -150,6 +151,7 @@ def noise_table(
             fn, limit = method if isinstance(method, tuple) else (method, None)
             outputs[name] = fn(noisy if limit is None else noisy[:limit])
         images[kind] = outputs
+        live(f"{kind} noise: {len(outputs) - 1} methods on {len(originals)} images")
         for method, result in outputs.items():
             summary = summarize_quality(image_quality(originals[: len(result)], result))
             rows.append({"noise": kind, "parameters": _describe(used), "method": method, "images": len(result), **summary})

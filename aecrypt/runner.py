@@ -7,21 +7,27 @@ Parameters are checked against each notebook's parameters cell before anything r
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aecrypt import config
 from aecrypt.errors import NotebookFailedError, ParameterError
-from aecrypt.notebooks import notebook_paths
+from aecrypt.notebooks import clean_executed, notebook_paths
+from aecrypt.progress import INDENT, LIVE_ENV
 from aecrypt.parameters import check_value, declared_parameters
 from aecrypt.profiles import PROFILES
 
 #: Notebooks whose numbers depend on the seed (training, noise draws, the attacker); with
 #: several seeds, these run once more per extra seed, each with its own model.
 SEED_NOTEBOOKS = ("02_train_autoencoder", "05_noise_robustness", "06_security_analysis")
+#: Beside each executed copy: what its kernel wrote to standard error (git-ignored).
+KERNEL_LOG_SUFFIX = ".stderr.log"
 
 
 @dataclass
@@ -146,27 +152,56 @@ def study_output(profile: str, run_name: str = "main") -> Path:
 
 
 def _execute(path: Path, executed_dir: Path, params: dict[str, Any], kernel: str, label: str) -> tuple[float, Path]:
-    """Run one notebook through papermill; returns its wall time and the executed copy."""
+    """Run one notebook through papermill; returns its wall time and the executed copy.
+
+    The kernel's standard error (TensorFlow's C++ notices, Jupyter's kernel warnings) goes
+    to ``<notebook>.stderr.log`` beside the executed copy instead of the terminal; its live
+    progress lines (``aecrypt.progress``) go to the terminal.
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     target = executed_dir / path.name
     partial = executed_dir / f".running-{path.name}"
-    print(f"{label} ...", end="", flush=True)
+    log = executed_dir / f"{path.stem}{KERNEL_LOG_SUFFIX}"
+    print(f"{label} ...", flush=True)
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(path), str(partial), parameters=params, kernel_name=kernel, cwd=str(path.parent),
-            progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-        )
+        with _stderr_to(log):
+            papermill.execute_notebook(
+                str(path), str(partial), parameters=params, kernel_name=kernel, cwd=str(path.parent),
+                progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+            )
     except PapermillExecutionError as exc:
         os.replace(partial, target)
-        print(" failed", flush=True)
+        print(f"{INDENT}failed", flush=True)
         raise NotebookFailedError(
             f"{path.name} failed in cell {exc.cell_index} (execution count {exc.exec_count}): "
-            f"{exc.ename}: {exc.evalue}\n  the executed copy, with the traceback, is {target}"
+            f"{exc.ename}: {exc.evalue}\n  the executed copy, with the traceback, is {target}; the kernel's log is {log}"
         ) from None
+    clean_executed(partial)
     os.replace(partial, target)
     seconds = time.perf_counter() - start
-    print(f" done in {seconds:.1f} s", flush=True)
+    print(f"{INDENT}done in {seconds:.1f} s", flush=True)
     return seconds, target
+
+
+@contextlib.contextmanager
+def _stderr_to(log: Path) -> Iterator[None]:
+    """Point file descriptor 2 at ``log`` meanwhile, so kernels started now inherit it, and
+    let those kernels report live progress; both are restored afterwards."""
+    sys.stderr.flush()
+    saved, previous = os.dup(2), os.environ.get(LIVE_ENV)
+    os.environ[LIVE_ENV] = "1"
+    try:
+        with open(log, "w") as handle:
+            os.dup2(handle.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        if previous is None:
+            os.environ.pop(LIVE_ENV, None)
+        else:
+            os.environ[LIVE_ENV] = previous

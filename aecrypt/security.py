@@ -237,7 +237,7 @@ def train_substitute_decoder(
         decoder,
         (encode(encoder, public_images), public_images),
         (encode(encoder, validation_images), validation_images),
-        epochs=epochs, batch_size=batch_size, seed=seed, progress=progress,
+        epochs=epochs, batch_size=batch_size, seed=seed, progress=progress, label="attacker's decoder",
     )
     return decoder, result
 

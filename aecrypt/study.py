@@ -33,6 +33,8 @@ DATA_PARAMETERS = (
     "validation_fraction", "fundus_crop", "split", "guard_mm", "seed",
 )
 MAIN_RUN = "main"
+#: Sub-folder of models/ for models trained outside ``aecrypt reproduce``.
+SCRATCH = "scratch"
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Run:
     out: Path
     manifest: dict[str, Any] | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    models: Path = Path()
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -52,19 +55,26 @@ class Run:
             raise AttributeError(name) from None
 
     @property
-    def models(self) -> Path:
-        """Folder of this profile's trained models for the run name."""
-        return model_folder(self.params["profile"], self.params.get("run_name", MAIN_RUN))
-
-    @property
     def smoke(self) -> bool:
         """Whether this is a smoke run, whose numbers only check the plumbing."""
         return self.params["profile"] == "smoke"
 
 
-def model_folder(profile: str, run_name: str = MAIN_RUN) -> Path:
-    """Where a profile's trained encoder, decoder and manifest for ``run_name`` live."""
-    return config.models_dir(profile) / run_name
+def model_folder(profile: str, run_name: str = MAIN_RUN, publish: bool = True) -> Path:
+    """Where a profile's trained encoder, decoder and manifest for ``run_name`` live:
+    ``models/<profile>/<run_name>/`` for ``aecrypt reproduce`` (the default profile's main
+    model is committed), else the git-ignored ``models/scratch/...``, so training by hand
+    never replaces a published model."""
+    return (config.models_dir(profile) if publish else config.MODELS_DIR / SCRATCH / profile) / run_name
+
+
+def model_source(notebook: str, profile: str, run_name: str, publish: bool) -> Path:
+    """The model a notebook uses: notebook 02 saves where ``publish`` says; the others load
+    a hand-trained model (``models/scratch/...``) when one exists, else the published one."""
+    if publish or notebook == TRAINING_NOTEBOOK:
+        return model_folder(profile, run_name, publish)
+    scratch = model_folder(profile, run_name, publish=False)
+    return scratch if (scratch / MANIFEST_FILE).is_file() else model_folder(profile, run_name)
 
 
 def output_folder(profile: str, run_name: str = MAIN_RUN, publish: bool = False) -> Path:
@@ -88,9 +98,12 @@ def start(notebook: str, namespace: Mapping[str, Any]) -> Run:
     profile = given.pop("profile")
     params = resolve(profile, **given)
     manifest = None
+    models = model_source(notebook, profile, params.get("run_name", MAIN_RUN), bool(params.get("publish")))
     if "run_name" in declared and notebook != TRAINING_NOTEBOOK:
-        manifest = read_manifest(model_folder(profile, params["run_name"]))
+        manifest = read_manifest(models)
         params.update(manifest_data(manifest, explicit, list(DATA_PARAMETERS)))
+        trained = manifest.get("git_commit", "an unknown commit")
+        print(f"Model: {_shown(models)} (trained by notebook 02 at {trained}, {manifest.get('time_utc', 'time unknown')}).")
     if "precision" in params:  # record what "auto" chose on this machine
         from aecrypt.model import resolve_precision
 
@@ -105,7 +118,7 @@ def start(notebook: str, namespace: Mapping[str, Any]) -> Run:
     use_style()
     if profile == "smoke":
         print("SMOKE RUN: tiny images and one epoch; these numbers only check the plumbing, not the method.")
-    run = Run(notebook, params, out, manifest)
+    run = Run(notebook, params, out, manifest, models=models)
     _record(run)
     return run
 

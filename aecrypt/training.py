@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from aecrypt.model import DEFAULT_LEARNING_RATE, keras
 from aecrypt.errors import ParameterError
+from aecrypt.progress import live
 
 
 @dataclass
@@ -103,6 +104,7 @@ def train_autoencoder(
     time_budget_s: float | None = None,
     shuffle: bool = True,
     progress: bool = True,
+    label: str = "training",
 ) -> TrainingResult:
     """Train with Adamax and MSE (Section 4); input = target unless the data give pairs.
 
@@ -113,7 +115,7 @@ def train_autoencoder(
     every epoch, so an interrupted run leaves a readable history. The best weights (by
     validation loss) are saved to ``checkpoint`` and restored at the end. Training stops
     early after ``patience`` epochs without improvement, or before an epoch that would
-    overrun ``time_budget_s``.
+    overrun ``time_budget_s``. ``label`` names the run in its progress bar and live lines.
     """
     optimizer = keras.optimizers.Adamax(learning_rate=learning_rate)
     weights = autoencoder.trainable_variables
@@ -144,7 +146,7 @@ def train_autoencoder(
     total_images = 0
     n_train = _count(train_data)
     steps = None if n_train is None else -(-n_train // batch_size)
-    bar = tqdm(total=epochs, desc="training", unit="epoch", disable=not progress)
+    bar = tqdm(total=epochs, desc=label, unit="epoch", disable=not progress)
     for epoch in range(1, epochs + 1):
         epoch_start = time.perf_counter()
         losses, sizes = [], []
@@ -175,6 +177,8 @@ def train_autoencoder(
                 _save_weights(autoencoder, Path(checkpoint))
         bar.set_postfix(loss=f"{row['loss']:.5f}", val_loss=f"{val_loss:.5f}", img_s=f"{row['images_per_second']:.1f}")
         bar.update(1)
+        live(f"{label}, epoch {epoch}/{epochs}: loss {row['loss']:.5f}, validation {val_loss:.5f}"
+             f"{' (best)' if best_epoch == epoch else ''}, {seconds:.0f} s")
         elapsed = time.perf_counter() - start
         if patience is not None and epoch - best_epoch >= patience:
             stopped = f"early stopping: no better validation loss for {patience} epochs"

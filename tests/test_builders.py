@@ -9,7 +9,7 @@ from aecrypt.metrics import reconstruction_findings, reconstruction_table
 from aecrypt.noise import SWEEP_RANGES, sweep_strengths
 from aecrypt.parameters import check_value, check_values
 from aecrypt.robustness import NOISY, PIPELINE, findings, table6
-from aecrypt.study import manifest_data, output_folder
+from aecrypt.study import MANIFEST_FILE, manifest_data, model_folder, model_source, output_folder
 
 
 def _long(ssim_noisy: float, ssim_pipeline: float, kinds=("none", "gaussian")) -> pd.DataFrame:
@@ -96,3 +96,19 @@ def test_ad_hoc_runs_write_to_scratch():
     assert output_folder("default", "main", publish=True).parts[-1] == "default"
     assert output_folder("default", "seed-1", publish=True).parts[-2:] == ("default", "seed-1")
     assert output_folder("default", "main", publish=False).parts[-2:] == ("scratch", "default")
+
+
+def test_training_by_hand_never_replaces_a_published_model(tmp_path, monkeypatch):
+    import aecrypt.config as config
+
+    monkeypatch.setattr(config, "MODELS_DIR", tmp_path)
+    published, scratch = tmp_path / "default" / "main", tmp_path / "scratch" / "default" / "main"
+    assert model_folder("default", "main") == published
+    assert model_source("02_train_autoencoder", "default", "main", publish=True) == published
+    assert model_source("02_train_autoencoder", "default", "main", publish=False) == scratch
+    # by hand, the other notebooks use the committed model until a hand-trained one exists
+    assert model_source("03_encrypt_decrypt", "default", "main", publish=False) == published
+    scratch.mkdir(parents=True)
+    (scratch / MANIFEST_FILE).write_text("{}")
+    assert model_source("03_encrypt_decrypt", "default", "main", publish=False) == scratch
+    assert model_source("03_encrypt_decrypt", "default", "main", publish=True) == published

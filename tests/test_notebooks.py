@@ -47,11 +47,14 @@ def results_of(root: Path, profile: str = "smoke") -> Path:
 
 @pytest.fixture(scope="module")
 def smoke_study(tmp_path_factory):
-    """The whole study at smoke size, run once for the tests of this module."""
+    """The whole study at smoke size, run once for the tests of this module, as a user runs
+    it (``aecrypt reproduce`` in a terminal): returns the folder and what it printed."""
     root = tmp_path_factory.mktemp("smoke-a")
     with study_dirs(root):
-        study = run_study("smoke")
-    return root, study
+        done = subprocess.run([sys.executable, "-m", "aecrypt.cli", "reproduce", "--profile", "smoke"],
+                              capture_output=True, text=True, env=os.environ.copy())
+    assert done.returncode == 0, done.stdout + done.stderr
+    return root, done
 
 
 def _tables(folder: Path, names: set[str] | None = None) -> dict[str, pd.DataFrame]:
@@ -66,11 +69,11 @@ def _tables(folder: Path, names: set[str] | None = None) -> dict[str, pd.DataFra
 
 @pytest.mark.notebooks
 def test_smoke_study_runs_every_notebook(smoke_study):
-    root, study = smoke_study
+    root, _ = smoke_study
     out = results_of(root)
-    assert list(study.seconds) == [p.stem for p in notebook_paths()]
-    for name, path in study.executed.items():
-        assert path.exists(), name
+    assert list(json.loads((out / "runs" / "study.json").read_text())["seconds"]) == [p.stem for p in notebook_paths()]
+    for path in notebook_paths():
+        assert (out / "executed" / path.name).exists(), path.name
     report = (out / "REPORT.md").read_text()
     assert "table_reconstruction" in report and "fig5_training_loss.png" in report
     assert "only check the plumbing" in report  # the smoke banner
@@ -95,6 +98,31 @@ def test_smoke_study_runs_every_notebook(smoke_study):
     for stem in ("table_cipher_statistics", "table_differential", "table_feature_similarity", "table_substitute_decoder"):
         assert (out / f"{stem}.csv").exists(), stem
     assert {"gcm", "paper", "ecb"} <= set(pd.read_csv(out / "table_differential.csv")["scheme"])
+
+
+@pytest.mark.notebooks
+def test_the_terminal_shows_live_progress_and_no_kernel_noise(smoke_study):
+    _, done = smoke_study
+    assert "training, epoch 1/1: loss" in done.stdout  # notebook 02's training, live, not only in the notebook
+    assert "gaussian noise:" in done.stdout  # notebook 05's Table 6, kind by kind
+    for noise in ("IPKernelApp", "KeyboardInterrupt", "without encryption", "tensorflow", "oneDNN", "absl", "Traceback"):
+        assert noise not in done.stdout + done.stderr, noise
+    assert done.stderr == ""
+
+
+@pytest.mark.notebooks
+def test_executed_copies_are_clean_enough_to_commit(smoke_study):
+    import nbformat
+
+    root, _ = smoke_study
+    for path in notebook_paths():
+        nb = nbformat.read(results_of(root) / "executed" / path.name, as_version=4)
+        outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+        assert not [o for o in outputs if o.get("name") == "stderr"], path.name
+        text = json.dumps(outputs)
+        assert "\\u001b[" not in text and "PosixPath(" not in text, path.name
+        assert any("image/png" in o.get("data", {}) for o in outputs) or path.stem == "04_timing", path.name
+    assert (results_of(root) / "executed" / "02_train_autoencoder.stderr.log").is_file()
 
 
 @pytest.mark.notebooks

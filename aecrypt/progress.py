@@ -1,0 +1,32 @@
+"""Live progress for batch runs: one line per epoch or step, straight to the runner's terminal.
+
+A notebook executed by papermill prints into the notebook, where nobody watching
+``make reproduce`` sees it. ``aecrypt reproduce`` sets ``LIVE_ENV`` for its kernels; then
+``live`` also writes the line to the kernel's own standard output, which the kernel
+inherited from the runner. Interactive sessions see the usual progress bars instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+#: Set (to "1") by the study runner for the kernels it starts.
+LIVE_ENV = "AECRYPT_LIVE_PROGRESS"
+#: How far live lines are indented under the runner's "[2/6] 02_train_autoencoder" line.
+INDENT = "      "
+
+
+def enabled() -> bool:
+    """Whether this process runs under ``aecrypt reproduce`` and should report live."""
+    return os.environ.get(LIVE_ENV) == "1"
+
+
+def live(message: str) -> None:
+    """Write one progress line to the runner's terminal (a no-op outside a batch run)."""
+    if not enabled():
+        return
+    try:  # in a kernel, sys.stdout.fileno() is the terminal it inherited, not the notebook
+        os.write(sys.stdout.fileno(), f"{INDENT}{message}\n".encode())
+    except (OSError, ValueError, AttributeError):
+        pass  # no terminal to write to: progress is a courtesy, never a failure
