@@ -45,12 +45,31 @@ def ssim(original: np.ndarray, other: np.ndarray, data_range: float = 1.0) -> fl
     return float(structural_similarity(a, b, data_range=data_range, channel_axis=channel_axis, win_size=win))
 
 
+#: SSIM's stabilising constants as fractions of the data range (Wang et al. 2004: K1, K2).
+SSIM_K1, SSIM_K2 = 0.01, 0.03
+
+
+def global_ssim(original: np.ndarray, other: np.ndarray, data_range: float = 1.0) -> float:
+    """SSIM as the paper's Eq. 1 writes it, one window over the whole image (means,
+    variances and covariance of all pixels), per channel and averaged; the usual ``ssim``
+    averages the same formula over 7x7 windows, which penalises local loss more."""
+    a = np.asarray(original, np.float64).reshape(-1, np.shape(original)[-1] if np.ndim(original) == 3 else 1)
+    b = np.asarray(other, np.float64).reshape(a.shape)
+    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    var_a, var_b = a.var(0, ddof=1), b.var(0, ddof=1)
+    cov = ((a - mu_a) * (b - mu_b)).sum(0) / (len(a) - 1)
+    values = (2 * mu_a * mu_b + c1) * (2 * cov + c2) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return float(values.mean())
+
+
 def image_quality(originals: np.ndarray, others: np.ndarray, data_range: float = 1.0) -> pd.DataFrame:
-    """MSE, PSNR and SSIM of each image pair in two batches, one row per image."""
+    """MSE, PSNR, SSIM and global SSIM (Eq. 1) of each image pair in two batches, one row per image."""
     if len(originals) != len(others):
         raise ParameterError(f"batches differ in length: {len(originals)} and {len(others)}")
     rows = [
-        {"mse": mse(a, b), "psnr": psnr(a, b, data_range), "ssim": ssim(a, b, data_range)}
+        {"mse": mse(a, b), "psnr": psnr(a, b, data_range), "ssim": ssim(a, b, data_range),
+         "ssim_global": global_ssim(a, b, data_range)}
         for a, b in zip(originals, others)
     ]
     return pd.DataFrame(rows)
@@ -74,13 +93,15 @@ def keras_accuracy(originals: np.ndarray, others: np.ndarray) -> float:
 
 def reconstruction_table(sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
     """One row per named image set: (originals, reconstructions) -> count, mean and std of
-    SSIM, MSE and PSNR, and Keras accuracy. Empty sets are left out."""
+    SSIM (7x7 windows), mean global SSIM (the paper's Eq. 1), MSE, PSNR, and Keras accuracy.
+    Empty sets are left out."""
     rows = []
     for name, (originals, others) in sets.items():
         if not len(originals):
             continue
         q = summarize_quality(image_quality(originals, others))
         rows.append({"images": name, "count": len(originals), "ssim": q["ssim_mean"], "ssim_std": q["ssim_std"],
+                     "ssim_global": q["ssim_global_mean"],
                      "mse": q["mse_mean"], "mse_std": q["mse_std"], "psnr_db": q["psnr_mean"], "psnr_std": q["psnr_std"],
                      "keras_accuracy": keras_accuracy(originals, others)})
     return pd.DataFrame(rows)

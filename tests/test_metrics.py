@@ -11,6 +11,7 @@ from aecrypt.metrics import (
     adjacent_correlation,
     byte_chi_square,
     byte_entropy,
+    global_ssim,
     image_quality,
     mse,
     npcr,
@@ -43,10 +44,31 @@ def test_ssim_drops_with_noise(rng):
     assert ssim(image, noisy) < 0.9
 
 
+def test_global_ssim_is_equation_1_over_the_whole_image(rng):
+    image = rng.random((16, 16))
+    assert global_ssim(image, image) == pytest.approx(1.0)
+    # Eq. 1 by hand, with one window over every pixel
+    other = np.clip(image + 0.2, 0, 1)
+    x, y = image.ravel(), other.ravel()
+    c1, c2 = 0.01**2, 0.03**2
+    cov = np.cov(x, y)[0, 1]
+    expected = (2 * x.mean() * y.mean() + c1) * (2 * cov + c2) / ((x.mean() ** 2 + y.mean() ** 2 + c1) * (x.var(ddof=1) + y.var(ddof=1) + c2))
+    assert global_ssim(image, other) == pytest.approx(expected)
+    # shuffling pixels within a region keeps global statistics but destroys local structure
+    shuffled = image.copy()
+    shuffled[:8] = rng.permutation(shuffled[:8].ravel()).reshape(8, 16)
+    assert ssim(image, shuffled) < global_ssim(image, shuffled)
+    # colour: the mean over channels
+    colour = rng.random((16, 16, 3))
+    noisy = np.clip(colour + rng.normal(0, 0.1, colour.shape), 0, 1)
+    per_channel = [global_ssim(colour[..., c], noisy[..., c]) for c in range(3)]
+    assert global_ssim(colour, noisy) == pytest.approx(np.mean(per_channel))
+
+
 def test_batch_summary(rng):
     originals = rng.random((4, 16, 16, 3))
     table = image_quality(originals, originals * 0.9)
-    assert list(table.columns) == ["mse", "psnr", "ssim"] and len(table) == 4
+    assert list(table.columns) == ["mse", "psnr", "ssim", "ssim_global"] and len(table) == 4
     summary = summarize_quality(table)
     assert summary["mse_mean"] == pytest.approx(table["mse"].mean())
     assert summary["ssim_std"] >= 0
