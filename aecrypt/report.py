@@ -106,7 +106,9 @@ def write_report(profile: str, seconds: dict[str, float], overrides: dict[str, A
     training = out / "table_training.csv"
     if training.is_file():
         row = pd.read_csv(training).iloc[0]
-        lines += [f"Training: {int(row['epochs_run'])} epochs ran ({row['stopped_because']}); best epoch {int(row['best_epoch'])}.", ""]
+        lines += [f"Training: {int(row['epochs_run'])} epochs ran ({row['stopped_because']}); best epoch {int(row['best_epoch'])}"
+                  + (f"; the best validation loss fell {100 * row['late_improvement']:.0f} % in the last quarter of the epochs"
+                     if "late_improvement" in row and pd.notna(row["late_improvement"]) else "") + ".", ""]
     lines += ["## Tables", ""]
     for table in sorted(out.glob("*.md")):
         if table.name == "REPORT.md":

@@ -35,12 +35,28 @@ class TrainingResult:
     images_per_second: float
 
 
+#: The share of the last epochs over which ``late_improvement`` asks whether training had levelled off.
+LATE_FRACTION = 0.25
+
+
+def late_improvement(history: pd.DataFrame, fraction: float = LATE_FRACTION) -> float:
+    """How much the best validation loss fell during the last ``fraction`` of the epochs,
+    as a share of the best before them (0: it had levelled off; NaN: too few epochs)."""
+    late = max(1, int(round(len(history) * fraction)))
+    if len(history) <= late:
+        return float("nan")
+    before = float(history["val_loss"].iloc[:-late].min())
+    return (before - min(before, float(history["val_loss"].min()))) / before
+
+
 def training_record(result: TrainingResult) -> dict:
-    """How a training run went, as one table row: epochs run, best epoch, why it stopped."""
+    """How a training run went, as one table row: epochs run, best epoch, why it stopped,
+    and how much the validation loss still fell in the last quarter of the epochs."""
     history = result.history
     return {"epochs_run": len(history), "best_epoch": result.best_epoch, "stopped_because": result.stopped_because,
             "final_val_loss": float(history["val_loss"].iloc[-1]) if len(history) else float("nan"),
             "best_val_loss": float(history["val_loss"].min()) if len(history) else float("nan"),
+            "late_improvement": late_improvement(history) if len(history) else float("nan"),
             "minutes": result.seconds / 60, "images_per_second": result.images_per_second}
 
 

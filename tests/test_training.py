@@ -121,3 +121,13 @@ def test_mixed_bfloat16_trains_and_keeps_float32_outputs():
     assert np.all(np.isfinite(result.history["loss"]))
     assert encoder.output.dtype == "float32" and decoder.output.dtype == "float32"
     assert all(w.dtype == "float32" for w in autoencoder.weights)  # weights stay float32
+
+
+def test_late_improvement_says_whether_validation_loss_levelled_off():
+    from aecrypt.training import late_improvement
+
+    still_falling = pd.DataFrame({"val_loss": [1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.25, 0.2]})
+    assert late_improvement(still_falling) == pytest.approx((0.3 - 0.2) / 0.3)  # last 2 of 8 epochs
+    flat = pd.DataFrame({"val_loss": [1.0, 0.5, 0.4, 0.3, 0.3, 0.3, 0.31, 0.32]})
+    assert late_improvement(flat) == 0.0
+    assert np.isnan(late_improvement(flat.iloc[:1]))
