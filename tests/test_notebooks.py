@@ -281,3 +281,21 @@ def test_unknown_profile_and_notebook():
         run_study("huge")
     with pytest.raises(ParameterError, match="no notebook matches 99"):
         run_study("smoke", only=["99"])
+
+
+@pytest.mark.notebooks
+def test_notebook_03_runs_on_the_committed_model(tmp_path):
+    # A fresh clone holds the default run's model: notebook 03 runs at the default profile
+    # with no training, by hand (so into results/scratch/, leaving the tree clean).
+    import papermill
+
+    from aecrypt.study import MANIFEST_FILE, model_folder
+
+    committed = model_folder("default")
+    tracked = subprocess.run(["git", "ls-files", str(committed)], cwd=config.PROJ_ROOT, capture_output=True, text=True).stdout.split()
+    assert {Path(name).name for name in tracked} >= {"encoder.keras", "decoder.keras", MANIFEST_FILE}
+    path = config.NOTEBOOKS_DIR / "03_encrypt_decrypt.ipynb"
+    nb = papermill.execute_notebook(str(path), str(tmp_path / "03.ipynb"), parameters={"profile": "default"},
+                                    kernel_name=kernel_name(), progress_bar=False, cwd=str(path.parent))
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "Model: models/default/main" in text
