@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from aecrypt import config
+from aecrypt.paper import inconsistencies_markdown
 from aecrypt.results import run_metadata, write_json, write_table, write_text
 
 SEED_FOLDER = re.compile(r"^seed-(\d+)$")
@@ -114,6 +115,7 @@ def write_report(profile: str, seconds: dict[str, float], overrides: dict[str, A
         if table.name == "REPORT.md":
             continue
         lines += [f"### `{table.stem}`", "", table.read_text().strip(), "", f"Data: [{table.stem}.csv]({table.stem}.csv)", ""]
+    lines += ["## Where the paper contradicts itself", "", inconsistencies_markdown(), ""]
     lines += ["## Figures", ""]
     for figure in sorted(out.glob("*.png")):
         lines += [f"### `{figure.stem}`", "", f"![{figure.stem}]({figure.name})", "", f"PDF: [{figure.stem}.pdf]({figure.stem}.pdf)", ""]
@@ -238,6 +240,8 @@ def readme_block(out: Path | None = None, bench: Path | None = None) -> str:
     lines += [f"| {what} | {ours} | {paper} |" for what, ours, paper in readme_rows(out)]
     if (bench / "bench.csv").is_file():
         lines += ["", "**Performance.** " + "\n".join(performance_lines(bench))]
+    lines += ["", "**Where the paper contradicts itself**, and the reading we chose (`aecrypt/paper.py`):", "",
+              inconsistencies_markdown()]
     lines.append(README_END)
     return "\n".join(lines)
 

@@ -60,3 +60,13 @@ def test_update_readme_rewrites_only_the_block(tmp_path):
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("\noutro\n") and "stale" not in text
     assert readme_block_in(readme) == readme_block(PROJ_ROOT / "results" / "default")
+
+
+def test_the_papers_contradictions_are_listed_in_report_and_readme():
+    from aecrypt.paper import INCONSISTENCIES, inconsistencies_markdown
+
+    table = inconsistencies_markdown()
+    assert table.count("\n") == len(INCONSISTENCIES) + 1
+    for topic in ("data set size", "time saved", "encoder depth", "units", "decoder upsampling", "row keys"):
+        assert f"| {topic} |" in table
+    assert table in readme_block(PROJ_ROOT / "results" / "default")
