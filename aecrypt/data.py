@@ -8,6 +8,7 @@ any tree of images) is read, never modified. Loaded sets are cached in
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -646,6 +647,34 @@ def load_dataset(
     if use_cache:
         _write_cache(cache_path, result)
     return result
+
+
+def held_out_images(split: DatasetSplit, guard_mm: float) -> tuple[np.ndarray, list[str]]:
+    """Images the model never trained on and no nearer than a training image to any test
+    image: the validation slices, and the guard slices farther than ``guard_mm`` from every
+    test slice of their plane (those beside a test slab would be near-copies of it). For
+    folders (no positions), the validation images. An attacker's fair share of the data."""
+    if not split.names_guard or not all(name.startswith("mni152/") for name in split.names_test):
+        return split.x_val, list(split.names_val)
+    where = mni152_positions()
+    tests: dict[str, list[float]] = {}
+    for name in split.names_test:
+        plane, position = where[name]
+        tests.setdefault(plane, []).append(position)
+
+    def far(name: str) -> bool:
+        plane, position = where[name]
+        return not tests.get(plane) or min(abs(position - t) for t in tests[plane]) > guard_mm
+
+    keep = [i for i, name in enumerate(split.names_guard) if far(name)]
+    return (np.concatenate([split.x_val, split.x_guard[keep]]), list(split.names_val) + [split.names_guard[i] for i in keep])
+
+
+@functools.lru_cache(maxsize=1)
+def mni152_positions() -> dict[str, tuple[str, float]]:
+    """Each MNI152 slice's plane and position (mm, as the slab split measures it), by name."""
+    _, planes, names, positions = mni152_slices()
+    return {name: (plane, float(position)) for name, plane, position in zip(names, planes, positions)}
 
 
 def default_split(dataset: str) -> str:

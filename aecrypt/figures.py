@@ -286,3 +286,21 @@ def size_vs_quality(size_quality: pd.DataFrame) -> plt.Figure:
     ax.legend(fontsize=8, title="then AES-GCM", title_fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return fig
+
+
+def attack_curve(curve: pd.DataFrame, receiver_ssim: float) -> plt.Figure:
+    """The attacker's test SSIM against how many images it trained its decoder on (error
+    bars: standard deviation over test images), with the real decoder's SSIM as a line."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.errorbar(curve["trained_on"], curve["ssim"], yerr=curve["ssim_std"], marker="o", capsize=3,
+                label="attacker's decoder (trained from scratch)")
+    ax.axhline(receiver_ssim, color="black", linestyle=":", label=f"real decoder ({receiver_ssim:.3f})")
+    ax.set_xscale("log")
+    ax.set_xticks(curve["trained_on"], [f"{n}" for n in curve["trained_on"]])
+    ax.minorticks_off()
+    ax.set_xlabel("images the attacker trained on (log scale; none of them the owner's training images)")
+    ax.set_ylabel("SSIM on the test images")
+    ax.set_title(f"An attacker with the encoder: {int(curve['epochs'].iloc[0])} epochs per point")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig

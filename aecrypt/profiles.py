@@ -28,7 +28,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "noise_images": 4,
         "sweep_images": 3,
         "sweep_points": 2,
-        "attack_epochs": 1,
+        "attack_epochs": None,  # as many as the owner's training ran (its manifest)
         "denoise_epochs": 1,
         "bm3d_images": 2,
         "precision": "float32",
@@ -50,7 +50,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "noise_images": None,
         "sweep_images": 16,
         "sweep_points": 5,
-        "attack_epochs": 3,
+        "attack_epochs": None,  # as many as the owner's training ran (its manifest)
         "denoise_epochs": 3,
         "bm3d_images": 12,
         "precision": "float32",
@@ -68,7 +68,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "noise_images": None,
         "sweep_images": 40,
         "sweep_points": 7,
-        "attack_epochs": 20,
+        "attack_epochs": None,  # as many as the owner's training ran (its manifest)
         "denoise_epochs": 20,
         "bm3d_images": 40,
         "precision": "float32",

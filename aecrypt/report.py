@@ -26,6 +26,7 @@ SEED_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "table6_noise_robustness": (("data", "noise"), ("ssim_noisy", "ssim_pipeline", "mse_noisy", "mse_pipeline")),
     "table_noise_sweep": (("noise", "method", "strength"), ("ssim_mean",)),
     "table_substitute_decoder": (("decoder",), ("ssim", "psnr_db")),
+    "table_attack_curve": (("attacker_images",), ("trained_on", "ssim")),
     "table_training": ((), ("epochs_run", "best_epoch", "final_val_loss")),
 }
 SMOKE_BANNER = ("> **Smoke run: these numbers only check the plumbing** (tiny images, a handful of them, one "

@@ -253,6 +253,37 @@ def attack_table(originals: np.ndarray, real: np.ndarray, stolen: np.ndarray, pu
     return pd.DataFrame(rows).assign(public_images=public_images, attack_epochs=epochs, attack_minutes=seconds / 60)
 
 
+#: Attacker data sizes for the attack-quality curve; the last point is always every image it has.
+ATTACK_SIZES = (10, 30, 100)
+ALL_IMAGES = "all"
+
+
+def attack_sizes(available: int, sizes: tuple[int, ...] = ATTACK_SIZES) -> list[tuple[str, int]]:
+    """(label, images) per curve point: each size the attacker's pool can give, then all of it."""
+    return [(str(n), n) for n in sizes if n < available] + [(ALL_IMAGES, available)]
+
+
+def attack_curve(encoder, pool: np.ndarray, x_test: np.ndarray, test_features: np.ndarray, epochs: int,
+                 seed: int = 0, precision: str = "float32", sizes: tuple[int, ...] = ATTACK_SIZES):
+    """How well a substitute decoder decodes the test features as the attacker's image pool
+    grows: for each size, the first images of a seeded shuffle of ``pool`` (a tenth, at
+    least one, kept for its validation), trained for ``epochs``. Returns the curve (one row
+    per size, with SSIM and PSNR on the test images) and the largest decoder with its result."""
+    from aecrypt.pipeline import decode
+
+    order = np.random.default_rng([seed, 7]).permutation(len(pool))
+    rows, decoder, result = [], None, None
+    for label, n in attack_sizes(len(pool), sizes):
+        chosen = pool[order[:n]]
+        n_val = max(1, n // 10)
+        decoder, result = train_substitute_decoder(encoder, chosen[n_val:], chosen[:n_val], epochs=epochs,
+                                                   seed=seed, precision=precision, progress=False)
+        q = summarize_quality(image_quality(x_test, decode(decoder, test_features)))
+        rows.append({"attacker_images": label, "trained_on": n - n_val, "validation": n_val, "epochs": epochs,
+                     "ssim": q["ssim_mean"], "ssim_std": q["ssim_std"], "psnr_db": q["psnr_mean"], "minutes": result.seconds / 60})
+    return pd.DataFrame(rows), decoder, result
+
+
 def best_view(similarity: pd.DataFrame) -> pd.Series:
     """The feature channel that picks out its own image most often (the last of equals), from ``feature_similarity``."""
     return similarity.sort_values("identified", kind="stable").iloc[-1]
@@ -268,7 +299,8 @@ def findings(similarity: pd.DataFrame, attack: pd.DataFrame, statistics: pd.Data
         f"Feature map: channel {int(view['channel'])} correlates with its own image at |r| = {view['abs_r_own_image']:.2f} "
         f"(other test images: {view['abs_r_other_images']:.2f}; SSIM {view['ssim_mean']:.2f}) and picks out its "
         f"own image among {int(view['images'])} in {view['identified']:.0%} of cases (chance {view['chance']:.0%}).",
-        f"Substitute decoder after {int(attacker['attack_epochs'])} epochs on {int(attacker['public_images'])} public images "
+        f"Substitute decoder after {int(attacker['attack_epochs'])} epochs on {int(attacker['public_images'])} images the owner "
+        f"did not train on "
         f"({attacker['attack_minutes']:.1f} min on this CPU): test SSIM {attacker['ssim']:.3f}, PSNR {attacker['psnr_db']:.1f} dB, "
         f"against the real decoder's {receiver['ssim']:.3f} and {receiver['psnr_db']:.1f} dB.",
         "Repeated 16-byte blocks in the ciphertext: " + ", ".join(f"{k}: {repeated[k]:.0%}" for k in repeated.index if ":" in k),

@@ -355,3 +355,31 @@ def test_ood_scans_install_with_the_package(monkeypatch):
     assert images.shape[1:] == (24, 24, 3) and images.min() >= 0 and images.max() <= 1
     assert set(groups) == set(OOD_GROUPS) and len(set(names)) == len(names) >= 20
     assert all(image.std() > 0.05 for image in images)  # real pictures, not blank frames
+
+
+def test_held_out_images_are_neither_training_images_nor_beside_a_test_slab():
+    # the attacker's fair share (notebook 06): never the owner's training slices, and no
+    # nearer to a test slice than the owner's training slices are
+    from aecrypt.data import held_out_images, mni152_positions
+
+    split = load_dataset("mni152", image_size=16, seed=0, guard_mm=4.0, use_cache=False)
+    images, names = held_out_images(split, 4.0)
+    assert len(images) == len(names) > len(split.names_val)
+    assert set(split.names_val) <= set(names)
+    assert not set(names) & (set(split.names_train) | set(split.names_test))
+    where = mni152_positions()
+    for name in names:
+        plane, position = where[name]
+        nearest = min(abs(position - where[t][1]) for t in split.names_test if where[t][0] == plane)
+        assert nearest > 4.0, name
+    skipped = set(split.names_guard) - set(names)
+    assert skipped and all(min(abs(where[g][1] - where[t][1]) for t in split.names_test if where[t][0] == where[g][0]) <= 4.0
+                           for g in skipped)
+
+
+def test_held_out_images_of_a_folder_are_its_validation_images(tmp_path, rng):
+    from aecrypt.data import held_out_images
+
+    split = load_dataset("folder", data_dir=_folder(tmp_path, rng, corrupt=False), image_size=8, use_cache=False)
+    images, names = held_out_images(split, 4.0)
+    assert names == list(split.names_val) and len(images) == len(split.x_val)

@@ -95,8 +95,12 @@ def test_smoke_study_runs_every_notebook(smoke_study):
     assert ("BM3D" in set(long["method"])) == bm3d_available()
     assert set(pd.read_csv(out / "table6_noise_robustness.csv")["data"]) == {"test", "other people's scans (OOD)"}
     # notebook 06: the security tables and figures
-    for stem in ("table_cipher_statistics", "table_differential", "table_feature_similarity", "table_substitute_decoder"):
+    for stem in ("table_cipher_statistics", "table_differential", "table_feature_similarity", "table_substitute_decoder",
+                 "table_attack_curve"):
         assert (out / f"{stem}.csv").exists(), stem
+    curve = pd.read_csv(out / "table_attack_curve.csv")
+    assert curve["attacker_images"].iloc[-1] == "all" and curve["trained_on"].is_monotonic_increasing
+    assert (curve["epochs"] == pd.read_csv(out / "table_training.csv")["epochs_run"].iloc[0]).all()  # the owner's epochs
     assert {"gcm", "paper", "ecb"} <= set(pd.read_csv(out / "table_differential.csv")["scheme"])
 
 

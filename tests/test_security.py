@@ -162,7 +162,7 @@ def test_findings_and_rules_state_the_numbers():
     lines = security.findings(_similarity(0.5, 0.25), _attack(0.9, 0.8, reverse=True), stats)
     assert lines[0].startswith("Feature map: channel 1 correlates with its own image at |r| = 0.60 (other test images: 0.40")
     assert "among 4 in 50% of cases (chance 25%)" in lines[0]
-    assert lines[1] == ("Substitute decoder after 3 epochs on 120 public images (1.5 min on this CPU): test SSIM 0.800, "
+    assert lines[1] == ("Substitute decoder after 3 epochs on 120 images the owner did not train on (1.5 min on this CPU): test SSIM 0.800, "
                         "PSNR 25.0 dB, against the real decoder's 0.900 and 30.0 dB.")
     assert lines[2] == "Repeated 16-byte blocks in the ciphertext: gcm: feature map: 0%, ecb: raw image: 36%"
     rules = security.verdict_rules()
@@ -206,3 +206,12 @@ def test_one_flipped_byte_passes_the_paper_scheme_and_not_gcm(key):
     assert 1 <= flip.changed <= 4  # one 16-byte block: four float32 values at most
     assert flip.clean_output.shape == flip.garbled_output.shape == (32, 32, 3)
     assert flip.summary()[1] == "the same flip under GCM: WrongKeyOrTamperedError"
+
+
+def test_attack_sizes_stop_at_what_the_attacker_has():
+    from aecrypt.security import attack_sizes
+
+    assert attack_sizes(57) == [("10", 10), ("30", 30), ("all", 57)]
+    assert attack_sizes(200) == [("10", 10), ("30", 30), ("100", 100), ("all", 200)]
+    assert attack_sizes(30) == [("10", 10), ("all", 30)]
+    assert attack_sizes(4) == [("all", 4)]
