@@ -4,7 +4,7 @@ Payload layout (all integers big-endian)::
 
     magic     4 bytes  b"AECR"
     version   u8       PAYLOAD_VERSION
-    scheme    u8       gcm | paper | ecb | cbc | ctr
+    scheme    u8       gcm | paper | ecb | cbc | ctr | paper-blocks (paper, paper-blocks: our two readings of the paper's row keys)
     dtype     u8       float32 | float16 | uint8q (quantised features) | uint8 (raw image)
     ndim      u8       then ndim x u32: the array's shape
     nquant    u16      then nquant x (scale f32, offset f32): uint8q's per-channel affine
@@ -62,7 +62,12 @@ _HEX_KEY = re.compile(rb"[0-9a-fA-F]{%d}" % (2 * KEY_BYTES))
 _HEX_DIGITS = re.compile(rb"[0-9a-fA-F]+")
 _TEXT_BYTES = frozenset(range(32, 127)) | frozenset(b"\t\n\r")
 
-SCHEMES = ("gcm", "paper", "ecb", "cbc", "ctr")
+#: "paper" and "paper-blocks" are our two readings of the paper's row-key scheme (it names
+#: neither the mode nor the key derivation): rows along the first axis, or 16-byte blocks of
+#: the flattened array, each under one of 256 HKDF-derived keys in turn, AES-ECB.
+SCHEMES = ("gcm", "paper", "ecb", "cbc", "ctr", "paper-blocks")
+#: The schemes that encrypt under the paper's 256 derived keys.
+PAPER_SCHEMES = ("paper", "paper-blocks")
 AUTHENTICATED_SCHEMES = frozenset({"gcm"})
 FEATURE_DTYPES = ("float32", "float16", "uint8")
 _DTYPE_CODES = {"float32": 1, "float16": 2, "uint8q": 3, "uint8": 4}
@@ -349,6 +354,8 @@ def _seal(
         body = AES.new(key, AES.MODE_CBC, iv=nonce_bytes).encrypt(pad(plain, AES.block_size))
     elif scheme == "ecb":
         body = AES.new(key, AES.MODE_ECB).encrypt(pad(plain, AES.block_size))
+    elif scheme == "paper-blocks":
+        body = _paper_blocks(plain, key, encrypt=True)
     else:
         body = _paper_rows(plain, data.shape, key, encrypt=True)
     return header + body
@@ -378,11 +385,36 @@ def _open(header: PayloadHeader, body: bytes, key: bytes, associated: bytes) -> 
                 f"decryption failed: the padding of this {scheme} payload is invalid, so the key is wrong "
                 "or the payload was altered"
             ) from None
+    if scheme == "paper-blocks":
+        return _paper_blocks(body, key, encrypt=False)
     return _paper_rows(body, header.shape, key, encrypt=False)
 
 
+def _paper_blocks(data: bytes, key: bytes, encrypt: bool) -> bytes:
+    """Our second reading of the paper's scheme: the flattened array's 16-byte blocks are its
+    "rows", block i under sub-key i mod 256, AES-ECB, so every key is used and the cycle
+    repeats "until all features were encrypted"; length-preserving like ``_paper_rows``
+    (a last partial block is XORed with the next sub-key's encryption of an all-0xFF block).
+    """
+    subkeys = paper_subkeys(key)
+    full = len(data) - len(data) % AES.block_size
+    blocks = np.frombuffer(data[:full], np.uint8).reshape(-1, AES.block_size)
+    out = np.empty_like(blocks)
+    for index in range(min(PAPER_SUBKEYS, len(blocks))):  # one ECB call per key over its blocks
+        cipher = AES.new(subkeys[index], AES.MODE_ECB)
+        chunk = blocks[index::PAPER_SUBKEYS].tobytes()
+        done = cipher.encrypt(chunk) if encrypt else cipher.decrypt(chunk)
+        out[index::PAPER_SUBKEYS] = np.frombuffer(done, np.uint8).reshape(-1, AES.block_size)
+    tail = data[full:]
+    if tail:
+        stream = AES.new(subkeys[len(blocks) % PAPER_SUBKEYS], AES.MODE_ECB).encrypt(b"\xff" * AES.block_size)
+        tail = bytes(a ^ b for a, b in zip(tail, stream))
+    return out.tobytes() + tail
+
+
 def _paper_rows(data: bytes, shape: tuple[int, ...], key: bytes, encrypt: bool) -> bytes:
-    """The paper's scheme: row r (first axis) under sub-key r mod 256, AES-ECB, length-preserving.
+    """Our first reading of the paper's scheme: row r (first axis) under sub-key r mod 256,
+    AES-ECB, length-preserving (a 112-row feature map uses 112 of the 256 keys).
 
     Whole 16-byte blocks of a row are AES-ECB encrypted; a row's last partial block (rows
     of 112x3 float32 have none) is XORed with the encryption of an all-0xFF block, so the
@@ -519,7 +551,7 @@ def read_header(payload: bytes) -> PayloadHeader:
         raise PayloadFormatError(
             f"payload's body is {body_len} bytes, but shape {shape} of {dtype} needs {_body_length(scheme, plain_len)}"
         )
-    if scheme == "paper" and len(shape) > 1 and shape[0] == 0:
+    if scheme in PAPER_SCHEMES and len(shape) > 1 and shape[0] == 0:
         raise PayloadFormatError("payload has no rows")
     actual = len(payload) - header_bytes
     if actual != body_len + tag_len:

@@ -66,7 +66,8 @@ INCONSISTENCIES: tuple[tuple[str, str, str], ...] = (
     ("decoder upsampling", "Table 2 upsamples right after the first Conv2DTranspose (32); Section 3.2.2 after the 64 that follows",
      "Table 2 by default; `upsample_position=\"prose\"` builds the other"),
     ("row keys", "256 keys for \"the first 256 rows\", \"repeated until all features were encrypted\"; the feature map has 112 rows",
-     "rows of the first axis, keys cycling (so 112 of the 256 keys are used at 224 px); the mode and key derivation are ours (ECB per row, HKDF)"),
+     "two readings, both ours (the paper names neither mode nor key derivation): `paper`, rows of the first axis (112 keys used at 224 px), "
+     "and `paper-blocks`, 16-byte blocks of the flattened features, cycling through all 256; AES-ECB, HKDF-derived keys"),
     ("SSIM", "Eq. 1 is one formula over \"local means\", with no window given",
      "scikit-image's 7×7 windows, and the whole-image (global) SSIM beside it in the quality tables"),
 )

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from skimage.transform import resize
 
-from aecrypt.cipher import ciphertext_bytes, decrypt_features, encrypt_features, encrypt_image, read_header
+from aecrypt.cipher import PAPER_SCHEMES, ciphertext_bytes, decrypt_features, encrypt_features, encrypt_image, read_header
 from aecrypt.data import stretch, to_uint8
 from aecrypt.errors import ParameterError, WrongKeyOrTamperedError
 from aecrypt.metrics import (
@@ -36,7 +36,7 @@ from aecrypt.metrics import (
 
 DIRECTIONS = ("horizontal", "vertical", "diagonal")
 #: The schemes notebook 06 compares: the default, the paper's, and plain ECB.
-SCHEMES_COMPARED = ("gcm", "paper", "ecb")
+SCHEMES_COMPARED = ("gcm", "paper", "paper-blocks", "ecb")
 AES_BLOCK = 16
 #: 5 % critical value of chi-square with 255 degrees of freedom: uniform bytes stay below it.
 CHI_SQUARE_CRITICAL = 293.25
@@ -98,7 +98,7 @@ def cipher_samples(
         body = ciphertext_bytes(encrypt_features(plain_features, key, scheme=scheme, rng=rng))
         samples[f"{scheme}: feature map"] = (body[: plain_features.nbytes], plain_features.shape[0])
     for scheme in schemes:
-        if scheme in ("ecb", "paper"):
+        if scheme == "ecb" or scheme in PAPER_SCHEMES:
             body = ciphertext_bytes(encrypt_image(pixels, key, scheme=scheme, rng=rng))
             samples[f"{scheme}: raw image"] = (body[: pixels.nbytes], pixels.shape[0])
     return samples

@@ -80,6 +80,28 @@ def test_paper_scheme_is_length_preserving_and_deterministic(features, key):
     assert a == b  # no nonce: the same plaintext gives the same ciphertext
 
 
+@pytest.mark.parametrize("shape", [(48, 48, 3), (7, 5), (3,), (1, 1, 1)])
+@pytest.mark.parametrize("scheme", ["paper", "paper-blocks"])
+def test_both_readings_of_the_paper_scheme_round_trip_and_keep_the_length(scheme, shape, key, rng):
+    feats = rng.normal(size=shape).astype(np.float32)
+    payload = encrypt_features(feats, key, scheme=scheme)
+    assert len(ciphertext_bytes(payload)) == feats.nbytes
+    assert np.array_equal(decrypt_features(payload, key, allow_unauthenticated=True), feats)
+
+
+def test_the_flattened_reading_uses_all_256_keys_and_the_row_reading_one_per_row(key):
+    # all-zero features: equal plaintext blocks, so each distinct ciphertext block is one key at work
+    feats = np.zeros((48, 48, 3), np.float32)  # 48 rows of 576 bytes; 1,728 blocks of 16 bytes
+    blocks = {}
+    for scheme in ("paper", "paper-blocks"):
+        body = ciphertext_bytes(encrypt_features(feats, key, scheme=scheme))
+        blocks[scheme] = np.frombuffer(body, np.uint8).reshape(-1, 16)
+    distinct = {scheme: len({b.tobytes() for b in rows}) for scheme, rows in blocks.items()}
+    assert distinct == {"paper": 48, "paper-blocks": 256}
+    cycled = blocks["paper-blocks"]
+    assert np.array_equal(cycled[0], cycled[256]) and not np.array_equal(cycled[0], cycled[1])  # keys cycle every 256 blocks
+
+
 def test_gcm_uses_a_fresh_nonce(features, key):
     a, b = encrypt_features(features, key), encrypt_features(features, key)
     assert read_header(a).nonce != read_header(b).nonce and a != b
