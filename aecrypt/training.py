@@ -121,6 +121,7 @@ def train_autoencoder(
     shuffle: bool = True,
     progress: bool = True,
     label: str = "training",
+    strategy: tf.distribute.Strategy | None = None,
 ) -> TrainingResult:
     """Train with Adamax and MSE (Section 4); input = target unless the data give pairs.
 
@@ -132,18 +133,42 @@ def train_autoencoder(
     validation loss) are saved to ``checkpoint`` and restored at the end. Training stops
     early after ``patience`` epochs without improvement, or before an epoch that would
     overrun ``time_budget_s``. ``label`` names the run in its progress bar and live lines.
+    With a ``strategy`` (``make_strategy``; the model built under its ``scope()``), each
+    batch of ``batch_size`` images, the global batch, is split across its replicas and the
+    gradients summed, so the loss curve is that of one device up to rounding.
     """
-    optimizer = keras.optimizers.Adamax(learning_rate=learning_rate)
+    strategy = strategy or tf.distribute.get_strategy()
     weights = autoencoder.trainable_variables
-    optimizer.build(weights)
+    if not strategy.extended.variable_created_in_scope(getattr(weights[0], "value", weights[0])):  # Keras 3 wraps tf.Variable
+        raise ParameterError("build the model inside strategy.scope() to train it under that strategy")
+    with strategy.scope():
+        optimizer = keras.optimizers.Adamax(learning_rate=learning_rate)
+        optimizer.build(weights)
     mse = keras.losses.MeanSquaredError()
 
     @tf.function(reduce_retracing=True)
-    def train_step(x, y):
+    def one_device_step(x, y):
         with tf.GradientTape() as tape:
             loss = mse(y, autoencoder(x, training=True))
         optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
         return loss
+
+    def replica_step(x, y, global_batch):
+        with tf.GradientTape() as tape:
+            per_image = tf.reduce_mean(tf.square(y - autoencoder(x, training=True)), axis=tf.range(1, tf.rank(x)))
+            loss = tf.reduce_sum(per_image) / tf.cast(global_batch, tf.float32)  # this replica's share of the mean
+        optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))  # summed across replicas
+        return loss
+
+    @tf.function(reduce_retracing=True)
+    def distributed_step(x, y, global_batch):
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(replica_step, args=(x, y, global_batch)), axis=None)
+
+    def train_step(x, y):
+        if strategy.num_replicas_in_sync == 1:
+            return one_device_step(x, y)
+        size = int(x.shape[0])
+        return distributed_step(_shard(strategy, x), _shard(strategy, y), tf.constant(size))
 
     @tf.function(reduce_retracing=True)
     def eval_step(x, y):
@@ -209,6 +234,46 @@ def train_autoencoder(
     elapsed = time.perf_counter() - start
     train_time = sum(r["seconds"] for r in rows)
     return TrainingResult(pd.DataFrame(rows), best_epoch, stopped, elapsed, total_images / max(train_time, 1e-9))
+
+
+def _shard(strategy: tf.distribute.Strategy, batch: tf.Tensor):
+    """A global batch cut into one contiguous piece per replica (the last ones may be smaller)."""
+    size, replicas = int(batch.shape[0]), strategy.num_replicas_in_sync
+
+    def piece(context: tf.distribute.experimental.ValueContext) -> tf.Tensor:
+        index = context.replica_id_in_sync_group
+        return batch[index * size // replicas : (index + 1) * size // replicas]
+
+    return strategy.experimental_distribute_values_from_function(piece)
+
+
+#: The ``strategy`` parameter's choices (notebook 02): one device, the local devices, or the
+#: workers that ``TF_CONFIG`` names.
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def make_strategy(name: str = "default") -> tf.distribute.Strategy:
+    """A tf.distribute strategy by name: ``default`` (one device), ``mirrored`` (every local
+    GPU, else every logical CPU device; see ``split_cpu``), ``multi_worker`` (the cluster in
+    ``TF_CONFIG``). Build the model inside its ``scope()``, then pass it to ``train_autoencoder``."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    if name == "multi_worker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ParameterError("strategy multi_worker reads the cluster from TF_CONFIG, which is not set; see README, "
+                                 "'Running on a GPU or a cluster'")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ParameterError(f"strategy must be one of {', '.join(STRATEGIES)}, not {name!r}")
+
+
+def split_cpu(devices: int) -> None:
+    """Present the CPU as ``devices`` logical devices (for ``mirrored`` without GPUs, and its
+    test); only possible before TensorFlow first touches a device."""
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
 
 
 def evaluate(eval_step, data, batch_size: int) -> tuple[float, float]:
