@@ -190,11 +190,11 @@ def noise_methods(long: pd.DataFrame) -> plt.Figure:
     from aecrypt.noise import NOISE_LABELS
 
     shown = long.assign(noise=long["noise"].map(NOISE_LABELS))
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plt.subplots(figsize=(10, 4))
     sns.barplot(shown, x="noise", y="ssim_mean", hue="method", ax=ax)
     ax.set_xlabel("noise added to the test images")
     ax.set_ylabel("SSIM against the clean original")
-    ax.legend(fontsize=8, title="output of")
+    ax.legend(fontsize=8, title="output of", title_fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside, not over, the bars
     fig.tight_layout()
     return fig
 
@@ -219,7 +219,7 @@ def noise_sweep(sweep: pd.DataFrame) -> plt.Figure:
     from aecrypt.noise import NOISE_LABELS, STRENGTH_LABELS, STRENGTH_PARAMETER
 
     kinds = list(dict.fromkeys(sweep["noise"]))
-    fig, axes = plt.subplots(1, len(kinds), figsize=(3.4 * len(kinds), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds), 3.9), sharey=True, squeeze=False)
     for ax, kind in zip(axes[0], kinds):
         part = sweep[sweep["noise"] == kind]
         for method, rows in part.groupby("method", sort=False):
@@ -227,9 +227,10 @@ def noise_sweep(sweep: pd.DataFrame) -> plt.Figure:
         ax.set_xscale("log")
         ax.set_title(NOISE_LABELS[kind])
         ax.set_xlabel(f"{STRENGTH_LABELS[STRENGTH_PARAMETER[kind]]} (log scale)")
-        ax.set_ylabel("SSIM against the clean original")
-    axes[0, -1].legend(fontsize=7)
-    fig.tight_layout()
+    axes[0, 0].set_ylabel("SSIM against the clean original")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, ncol=min(len(labels), 3), loc="lower center", frameon=False)  # below the panels, over no data
+    fig.tight_layout(rect=(0, 0.12 if len(labels) > 3 else 0.07, 1, 1))
     return fig
 
 
