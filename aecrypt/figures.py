@@ -185,13 +185,21 @@ def leakage_histograms(per_split: dict[str, np.ndarray], threshold: float) -> pl
     return fig
 
 
+def method_colours(methods) -> dict[str, tuple]:
+    """One colour per denoising method, the same in every noise figure whatever subset it shows."""
+    known = ["noisy input", "autoencoder pipeline", "median 3x3", "non-local means", "BM3D", "denoising autoencoder pipeline"]
+    order = known + [m for m in dict.fromkeys(methods) if m not in known]
+    palette = sns.color_palette("deep", len(order))
+    return {m: palette[order.index(m)] for m in dict.fromkeys(methods)}
+
+
 def noise_methods(long: pd.DataFrame) -> plt.Figure:
     """SSIM against the clean original for every method and noise kind (bars)."""
     from aecrypt.noise import NOISE_LABELS
 
     shown = long.assign(noise=long["noise"].map(NOISE_LABELS))
     fig, ax = plt.subplots(figsize=(10, 4))
-    sns.barplot(shown, x="noise", y="ssim_mean", hue="method", ax=ax)
+    sns.barplot(shown, x="noise", y="ssim_mean", hue="method", palette=method_colours(shown["method"]), ax=ax)
     ax.set_xlabel("noise added to the test images")
     ax.set_ylabel("SSIM against the clean original")
     ax.legend(fontsize=8, title="output of", title_fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside, not over, the bars
@@ -219,11 +227,12 @@ def noise_sweep(sweep: pd.DataFrame) -> plt.Figure:
     from aecrypt.noise import NOISE_LABELS, STRENGTH_LABELS, STRENGTH_PARAMETER
 
     kinds = list(dict.fromkeys(sweep["noise"]))
+    colours = method_colours(sweep["method"])
     fig, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds), 3.9), sharey=True, squeeze=False)
     for ax, kind in zip(axes[0], kinds):
         part = sweep[sweep["noise"] == kind]
         for method, rows in part.groupby("method", sort=False):
-            ax.plot(rows["strength"], rows["ssim_mean"], marker="o", label=method)
+            ax.plot(rows["strength"], rows["ssim_mean"], marker="o", label=method, color=colours[method])
         ax.set_xscale("log")
         ax.set_title(NOISE_LABELS[kind])
         ax.set_xlabel(f"{STRENGTH_LABELS[STRENGTH_PARAMETER[kind]]} (log scale)")
