@@ -26,8 +26,9 @@ def _show(ax, image: np.ndarray, title: str = "") -> None:
 
 
 def sample_grid(images: np.ndarray, labels: np.ndarray, per_class: int = 6) -> plt.Figure:
-    """A row of sample images for each class."""
+    """A row of sample images for each class (as many columns as the largest class fills)."""
     classes = sorted(set(labels.tolist()))
+    per_class = max(1, min(per_class, max(int(np.sum(labels == c)) for c in classes)))
     fig, axes = plt.subplots(len(classes), per_class, figsize=(1.6 * per_class, 1.7 * len(classes)), squeeze=False)
     for row, label in enumerate(classes):
         members = np.flatnonzero(labels == label)[:per_class]
@@ -36,7 +37,7 @@ def sample_grid(images: np.ndarray, labels: np.ndarray, per_class: int = 6) -> p
             if col < len(members):
                 _show(ax, images[members[col]], label if col == 0 else "")
             else:
-                ax.axis("off")
+                fig.delaxes(ax)  # a class with fewer images: no empty panel
     fig.tight_layout()
     return fig
 
@@ -88,6 +89,17 @@ def image_rows(rows: list[tuple[str, np.ndarray]], count: int = 6) -> plt.Figure
     return fig
 
 
+#: Words for the cipher schemes that name byte samples ("gcm: feature map" is drawn as
+#: "AES-GCM: feature map").
+SCHEME_LABELS = {"gcm": "AES-GCM", "paper": "paper's row-key ECB", "ecb": "AES-ECB", "cbc": "AES-CBC", "ctr": "AES-CTR"}
+
+
+def sample_label(name: str) -> str:
+    """A byte sample's name with its scheme spelt out: 'ecb: raw image' -> 'AES-ECB: raw image'."""
+    scheme, sep, rest = name.partition(": ")
+    return f"{SCHEME_LABELS[scheme]}: {rest}" if sep and scheme in SCHEME_LABELS else name
+
+
 def byte_images(samples: dict[str, tuple[bytes, int]], columns: int = 3) -> plt.Figure:
     """Each byte string drawn as a grey image, rows as in its plaintext: structure shows as pattern."""
     names = list(samples)
@@ -96,19 +108,25 @@ def byte_images(samples: dict[str, tuple[bytes, int]], columns: int = 3) -> plt.
         data, rows = samples[name]
         grid = np.frombuffer(data, np.uint8)[: len(data) - len(data) % rows].reshape(rows, -1)
         ax.imshow(grid, cmap="gray", vmin=0, vmax=255, aspect="auto", interpolation="nearest")
-        ax.set_title(name, fontsize=9)
+        ax.set_title(sample_label(name), fontsize=9)
         ax.axis("off")
     fig.tight_layout()
     return fig
 
 
 def _panels(count: int, columns: int, height: float) -> tuple[plt.Figure, list]:
-    """A grid of ``count`` axes in rows of ``columns``, spare cells hidden."""
+    """``count`` axes in rows of ``columns`` (fewer if ``count`` is smaller), the last row
+    centred: no empty panel is drawn."""
+    columns = max(1, min(columns, count))
     n_rows = -(-count // columns)
-    fig, axes = plt.subplots(n_rows, columns, figsize=(4.2 * columns, height * n_rows), squeeze=False)
-    for ax in list(axes.flat)[count:]:
-        ax.axis("off")
-    return fig, list(axes.flat)[:count]
+    fig = plt.figure(figsize=(4.2 * columns, height * n_rows))
+    grid = fig.add_gridspec(n_rows, 2 * columns)  # half-width slots, so a short last row can be centred
+    axes = []
+    for i in range(count):
+        row, col = divmod(i, columns)
+        start = columns - min(columns, count - row * columns) + 2 * col
+        axes.append(fig.add_subplot(grid[row, start : start + 2]))
+    return fig, axes
 
 
 def byte_histograms(samples: dict[str, tuple[bytes, int]], columns: int = 3) -> plt.Figure:
@@ -117,10 +135,11 @@ def byte_histograms(samples: dict[str, tuple[bytes, int]], columns: int = 3) -> 
     fig, axes = _panels(len(names), columns, height=2.6)
     for ax, name in zip(axes, names):
         counts = np.bincount(np.frombuffer(samples[name][0], np.uint8), minlength=256)
-        ax.bar(np.arange(256), counts, width=1.0, color="tab:blue")
+        ax.bar(np.arange(256), counts, width=1.0, color="tab:blue", linewidth=0)  # no white edges: 256 bars stay visible
         ax.set_yscale("log")
-        ax.set_title(name, fontsize=9)
+        ax.set_title(sample_label(name), fontsize=9)
         ax.set_xlabel("byte value", fontsize=8)
+        ax.set_ylabel("bytes (log scale)", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -166,16 +185,24 @@ def leakage_histograms(per_split: dict[str, np.ndarray], threshold: float) -> pl
     return fig
 
 
+def method_colours(methods) -> dict[str, tuple]:
+    """One colour per denoising method, the same in every noise figure whatever subset it shows."""
+    known = ["noisy input", "autoencoder pipeline", "median 3x3", "non-local means", "BM3D", "denoising autoencoder pipeline"]
+    order = known + [m for m in dict.fromkeys(methods) if m not in known]
+    palette = sns.color_palette("deep", len(order))
+    return {m: palette[order.index(m)] for m in dict.fromkeys(methods)}
+
+
 def noise_methods(long: pd.DataFrame) -> plt.Figure:
     """SSIM against the clean original for every method and noise kind (bars)."""
     from aecrypt.noise import NOISE_LABELS
 
     shown = long.assign(noise=long["noise"].map(NOISE_LABELS))
-    fig, ax = plt.subplots(figsize=(8, 4))
-    sns.barplot(shown, x="noise", y="ssim_mean", hue="method", ax=ax)
+    fig, ax = plt.subplots(figsize=(10, 4))
+    sns.barplot(shown, x="noise", y="ssim_mean", hue="method", palette=method_colours(shown["method"]), ax=ax)
     ax.set_xlabel("noise added to the test images")
     ax.set_ylabel("SSIM against the clean original")
-    ax.legend(fontsize=8, title="output of")
+    ax.legend(fontsize=8, title="output of", title_fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside, not over, the bars
     fig.tight_layout()
     return fig
 
@@ -200,17 +227,19 @@ def noise_sweep(sweep: pd.DataFrame) -> plt.Figure:
     from aecrypt.noise import NOISE_LABELS, STRENGTH_LABELS, STRENGTH_PARAMETER
 
     kinds = list(dict.fromkeys(sweep["noise"]))
-    fig, axes = plt.subplots(1, len(kinds), figsize=(3.4 * len(kinds), 3.4), squeeze=False)
+    colours = method_colours(sweep["method"])
+    fig, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds), 3.9), sharey=True, squeeze=False)
     for ax, kind in zip(axes[0], kinds):
         part = sweep[sweep["noise"] == kind]
         for method, rows in part.groupby("method", sort=False):
-            ax.plot(rows["strength"], rows["ssim_mean"], marker="o", label=method)
+            ax.plot(rows["strength"], rows["ssim_mean"], marker="o", label=method, color=colours[method])
         ax.set_xscale("log")
         ax.set_title(NOISE_LABELS[kind])
         ax.set_xlabel(f"{STRENGTH_LABELS[STRENGTH_PARAMETER[kind]]} (log scale)")
-        ax.set_ylabel("SSIM against the clean original")
-    axes[0, -1].legend(fontsize=7)
-    fig.tight_layout()
+    axes[0, 0].set_ylabel("SSIM against the clean original")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, ncol=min(len(labels), 3), loc="lower center", frameon=False)  # below the panels, over no data
+    fig.tight_layout(rect=(0, 0.12 if len(labels) > 3 else 0.07, 1, 1))
     return fig
 
 

@@ -1,4 +1,7 @@
-"""Committed notebooks are stripped of outputs and each has a parameters cell."""
+"""Committed notebooks are stripped of outputs, each has a parameters cell, learning
+objectives and a "Try it" section whose exercises name parameters it declares."""
+
+import re
 
 import nbformat
 import pytest
@@ -48,3 +51,107 @@ def test_strip_outputs_makes_a_notebook_clean(tmp_path):
     path = _notebook(tmp_path, with_output=True)
     strip_outputs(path)
     assert hygiene_problems(path) == []
+
+
+# ------------------------------------------------------------------ teaching
+
+def _items(text: str, marker: str) -> list[str]:
+    """The list items of a Markdown block, each joined onto one line; ``marker`` is a regex
+    for an item's bullet (``-`` or ``1.``)."""
+    items: list[str] = []
+    for line in text.splitlines():
+        if re.match(marker, line):
+            items.append(re.sub(marker, "", line, count=1).strip())
+        elif items and line.startswith(" ") and line.strip():
+            items[-1] += " " + line.strip()
+        elif items and not line.strip():
+            items.append("")  # a blank line ends an item
+    return [item for item in items if item]
+
+
+def _parameters_named(item: str, path) -> tuple[set[str], list[str]]:
+    """The parameters of ``path``'s notebook an exercise names, and the problems with any it
+    names: each `aecrypt reproduce` command's ``-p NAME`` must be declared by a notebook in
+    its ``--only``; each `NAME = VALUE` by this notebook's parameters cell."""
+    from aecrypt.parameters import declared_parameters
+
+    named, problems = set(), []
+    own = set(declared_parameters(path))
+    for span in re.findall(r"`([^`]+)`", item):
+        words = span.split()
+        if words[:2] == ["aecrypt", "reproduce"]:
+            only = [n for i, w in enumerate(words) if w == "--only" and i + 1 < len(words) for n in words[i + 1].split(",")]
+            names = [words[i + 1] for i, w in enumerate(words) if w == "-p" and i + 1 < len(words)]
+            targets = [p for p in sorted(path.parent.glob("[0-9][0-9]_*.ipynb")) if p.name[:2] in only] if only else [path]
+            known = set().union(*(declared_parameters(p) for p in targets))
+            problems += [f"`{span}`: no notebook in --only {','.join(only)} declares {n}" for n in names if n not in known]
+            if path in targets:
+                named |= {n for n in names if n in own}
+        elif match := re.fullmatch(r"(\w+) = .+", span.strip()):
+            if match.group(1) in own:
+                named.add(match.group(1))
+            else:
+                problems.append(f"`{span}`: {match.group(1)} is not in the parameters cell")
+    return named, problems
+
+
+def teaching_problems(path) -> list[str]:
+    """What a notebook lacks for teaching: two or three objectives in its first cell, and a
+    final "## Try it" cell of two or three exercises, each naming a parameter it declares."""
+    nb = nbformat.read(path, as_version=4)
+    problems = []
+    first, last = nb.cells[0], nb.cells[-1]
+    head, _, objectives = first.source.partition("**You will learn to**")
+    if first.cell_type != "markdown" or not _:
+        problems.append("first cell has no '**You will learn to**' objectives")
+    elif "What this shows" not in head:
+        problems.append("the objectives should follow the 'What this shows' text")
+    elif not 2 <= len(_items(objectives.split("\n\n**", 1)[0], r"^- ")) <= 3:
+        problems.append("the first cell should list two or three objectives")
+    if last.cell_type != "markdown" or not last.source.startswith("## Try it"):
+        return problems + ["last cell is not a markdown '## Try it' section"]
+    exercises = _items(last.source, r"^\d+\. ")
+    if not 2 <= len(exercises) <= 3:
+        problems.append(f"'Try it' has {len(exercises)} exercises, not two or three")
+    for number, exercise in enumerate(exercises, 1):
+        named, wrong = _parameters_named(exercise, path)
+        problems += [f"exercise {number}: {w}" for w in wrong]
+        if not named:
+            problems.append(f"exercise {number} names no parameter of this notebook (`aecrypt reproduce --only NN -p NAME VALUE` or `NAME = VALUE`)")
+    return problems
+
+
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.name)
+def test_notebook_teaches(path):
+    assert teaching_problems(path) == []
+
+
+def _teaching_notebook(tmp_path, exercises: list[str], objectives: int = 2):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells.append(nbformat.v4.new_markdown_cell(
+        "# 01 · Example\n\n**What this shows.** Something.\n\n**You will learn to**\n\n" + "\n".join(f"- aim {i}" for i in range(objectives))))
+    params = nbformat.v4.new_code_cell("seed: int = 0  # random seed\nimage_size: int = 32  # pixels")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells.append(params)
+    nb.cells.append(nbformat.v4.new_markdown_cell("## Try it\n\n" + "\n".join(f"{i}. {e}" for i, e in enumerate(exercises, 1))))
+    path = tmp_path / "01_example.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_teaching_check_passes_a_good_notebook(tmp_path):
+    path = _teaching_notebook(tmp_path, ["Set `seed = 1` and look at the table.", "Run `aecrypt reproduce --only 01 -p image_size 64`."])
+    assert teaching_problems(path) == []
+
+
+def test_teaching_check_fails_on_an_undeclared_parameter(tmp_path):
+    path = _teaching_notebook(tmp_path, ["Set `sed = 1`.", "Run `aecrypt reproduce --only 01 -p image_sise 64`."])
+    problems = teaching_problems(path)
+    assert any("sed" in p for p in problems) and any("image_sise" in p for p in problems)
+
+
+def test_teaching_check_fails_without_objectives_or_exercises(tmp_path):
+    path = _teaching_notebook(tmp_path, ["Set `seed = 1`.", "Just look at it."], objectives=1)
+    problems = teaching_problems(path)
+    assert any("objectives" in p for p in problems) and any("exercise 2 names no parameter" in p for p in problems)
