@@ -91,7 +91,8 @@ def image_rows(rows: list[tuple[str, np.ndarray]], count: int = 6) -> plt.Figure
 
 #: Words for the cipher schemes that name byte samples ("gcm: feature map" is drawn as
 #: "AES-GCM: feature map").
-SCHEME_LABELS = {"gcm": "AES-GCM", "paper": "paper's row-key ECB", "ecb": "AES-ECB", "cbc": "AES-CBC", "ctr": "AES-CTR"}
+SCHEME_LABELS = {"gcm": "AES-GCM", "paper": "paper's keys per row (ours)", "paper-blocks": "paper's keys per block (ours)",
+                 "ecb": "AES-ECB", "cbc": "AES-CBC", "ctr": "AES-CTR"}
 
 
 def sample_label(name: str) -> str:

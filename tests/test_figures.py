@@ -20,7 +20,7 @@ RAW_NAME = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
 #: seaborn's automatic facet titles ("noise = salt_pepper").
 FACET_TITLE = re.compile(r"^\w+ = ")
 #: A scheme's code name where a reader needs its name ("gcm: feature map").
-SCHEME_KEY = re.compile(r"^(gcm|ecb|cbc|ctr|paper): ")
+SCHEME_KEY = re.compile(r"^(gcm|ecb|cbc|ctr|paper|paper-blocks): ")
 KEY = bytes(range(32))
 
 
@@ -88,7 +88,13 @@ def _figures():
         "byte_flip_figure": lambda: figures.byte_flip_figure(flip),
         "time_breakdown": lambda: figures.time_breakdown(_end_to_end()),
         "size_vs_quality": lambda: figures.size_vs_quality(_size_quality()),
+        "attack_curve": lambda: figures.attack_curve(_attack_curve(), 0.95),
     }
+
+
+def _attack_curve():
+    return pd.DataFrame({"attacker_images": ["10", "30", "all"], "trained_on": [9, 27, 51], "epochs": [24] * 3,
+                         "ssim": [0.6, 0.8, 0.9], "ssim_std": [0.05, 0.03, 0.02]})
 
 
 def _texts(fig) -> list[str]:
@@ -143,5 +149,6 @@ def test_the_checks_catch_a_raw_label_and_an_empty_panel():
 
 def test_sample_labels_are_words():
     assert figures.sample_label("gcm: feature map") == "AES-GCM: feature map"
-    assert figures.sample_label("paper: raw image") == "paper's row-key ECB: raw image"
+    assert figures.sample_label("paper: raw image") == "paper's keys per row (ours): raw image"
+    assert figures.sample_label("paper-blocks: feature map") == "paper's keys per block (ours): feature map"
     assert figures.sample_label("image (not encrypted)") == "image (not encrypted)"
