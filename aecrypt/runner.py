@@ -20,6 +20,7 @@ from aecrypt import config
 from aecrypt.errors import NotebookFailedError, ParameterError
 from aecrypt.notebooks import clean_executed, notebook_paths
 from aecrypt.progress import INDENT, LIVE_ENV
+from aecrypt.study import MAIN_RUN
 from aecrypt.parameters import check_value, declared_parameters
 from aecrypt.profiles import PROFILES
 
@@ -127,7 +128,7 @@ def run_study(
     total = sum(len(chosen) for _, chosen in passes)
     index = 0
     for pass_number, (seed, chosen) in enumerate(passes):
-        run_name = "main" if pass_number == 0 else f"seed-{seed}"
+        run_name = overrides.get("run_name", MAIN_RUN) if pass_number == 0 else f"seed-{seed}"
         executed_dir = study_output(profile, run_name) / "executed"
         executed_dir.mkdir(parents=True, exist_ok=True)
         for path in chosen:
@@ -144,7 +145,7 @@ def run_study(
     return study
 
 
-def study_output(profile: str, run_name: str = "main") -> Path:
+def study_output(profile: str, run_name: str = MAIN_RUN) -> Path:
     """Where a published run of ``run_name`` writes (as ``study.output_folder`` computes it)."""
     from aecrypt.study import output_folder
 
