@@ -8,8 +8,10 @@ inherited from the runner. Interactive sessions see the usual progress bars inst
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 
 #: Set (to "1") by the study runner for the kernels it starts.
 LIVE_ENV = "AECRYPT_LIVE_PROGRESS"
@@ -30,3 +32,19 @@ def live(message: str) -> None:
         os.write(sys.stdout.fileno(), f"{INDENT}{message}\n".encode())
     except (OSError, ValueError, AttributeError):
         pass  # no terminal to write to: progress is a courtesy, never a failure
+
+
+@contextlib.contextmanager
+def stderr_to(path: str | os.PathLike) -> Iterator[None]:
+    """Point file descriptor 2 at ``path`` meanwhile (C libraries and child processes write
+    there, whatever ``sys.stderr`` is); restored afterwards."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(path, "w") as handle:
+            os.dup2(handle.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)

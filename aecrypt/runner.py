@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any
 from aecrypt import config
 from aecrypt.errors import NotebookFailedError, ParameterError
 from aecrypt.notebooks import clean_executed, notebook_paths
-from aecrypt.progress import INDENT, LIVE_ENV
+from aecrypt.progress import INDENT, LIVE_ENV, stderr_to
 from aecrypt.study import MAIN_RUN
 from aecrypt.parameters import check_value, declared_parameters
 from aecrypt.profiles import PROFILES
@@ -168,7 +167,7 @@ def _execute(path: Path, executed_dir: Path, params: dict[str, Any], kernel: str
     print(f"{label} ...", flush=True)
     start = time.perf_counter()
     try:
-        with _stderr_to(log):
+        with _kernel_output(log):
             papermill.execute_notebook(
                 str(path), str(partial), parameters=params, kernel_name=kernel, cwd=str(path.parent),
                 progress_bar=False, log_output=False, request_save_on_cell_execute=False,
@@ -188,20 +187,15 @@ def _execute(path: Path, executed_dir: Path, params: dict[str, Any], kernel: str
 
 
 @contextlib.contextmanager
-def _stderr_to(log: Path) -> Iterator[None]:
-    """Point file descriptor 2 at ``log`` meanwhile, so kernels started now inherit it, and
-    let those kernels report live progress; both are restored afterwards."""
-    sys.stderr.flush()
-    saved, previous = os.dup(2), os.environ.get(LIVE_ENV)
+def _kernel_output(log: Path) -> Iterator[None]:
+    """Kernels started meanwhile write their standard error to ``log`` and report live
+    progress on standard output (``aecrypt.progress``)."""
+    previous = os.environ.get(LIVE_ENV)
     os.environ[LIVE_ENV] = "1"
     try:
-        with open(log, "w") as handle:
-            os.dup2(handle.fileno(), 2)
+        with stderr_to(log):
             yield
     finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
         if previous is None:
             os.environ.pop(LIVE_ENV, None)
         else:
