@@ -629,6 +629,13 @@ def cmd_readme(args: argparse.Namespace) -> None:
     print(f"rewrote the results block of {update_readme()}")
 
 
+def _output_arguments(p: argparse.ArgumentParser, output_help: str, force_help: str) -> None:
+    """The -o, --force and --quiet arguments of a command that writes files."""
+    p.add_argument("-o", "--output", required=True, help=output_help)
+    p.add_argument("--force", action="store_true", help=force_help)
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per task."""
     parser = argparse.ArgumentParser(
@@ -660,26 +667,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-ssim", type=float, default=MIN_SSIM,
                    help=f"refuse an image the decoder reconstructs below this SSIM (default {MIN_SSIM})")
     p.add_argument("--allow-lossy", action="store_true", help="encrypt images below --min-ssim anyway")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors and warnings")
     p.set_defaults(func=cmd_encrypt)
-
-    p = sub.add_parser("seal", help="encrypt image files themselves with AES-256-GCM (lossless: unseal gives them back bit for bit)")
-    p.add_argument("images", nargs="+", help="files, or folders of images (PNG, JPEG, TIFF)")
-    p.add_argument("--key", required=True, help="key file made by 'aecrypt keygen' (mode 0600: only you may read it)")
-    p.add_argument("-o", "--output", required=True,
-                   help="folder for the payloads; DIR/a/x.png becomes OUTPUT/a/x.png.aecrypt (sub-folders kept)")
-    p.add_argument("--force", action="store_true", help="replace payloads that already exist (only aecrypt payloads; never an input)")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    p.set_defaults(func=cmd_seal)
-
-    p = sub.add_parser("unseal", help="decrypt payloads made by 'aecrypt seal' back into the original files, bit for bit")
-    p.add_argument("payloads", nargs="+", help="payload files or folders of *.aecrypt files")
-    p.add_argument("--key", required=True, help="the key file the sender used")
-    p.add_argument("-o", "--output", required=True,
-                   help="folder for the files; DIR/a/x.png.aecrypt becomes OUTPUT/a/x.png (the stored extension)")
-    p.add_argument("--force", action="store_true", help="replace a file only if it is identical to the sealed one")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    p.set_defaults(func=cmd_unseal)
 
     p = sub.add_parser("decrypt", help="decrypt payloads and decode them into images (the autoencoder's lossy reconstruction)")
     p.add_argument("payloads", nargs="+", help="payload files or folders of *.aecrypt files")
@@ -691,6 +680,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace images an earlier decrypt wrote (never an original scan, never an input)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_decrypt)
+
+    p = sub.add_parser("seal", help="encrypt image files themselves with AES-256-GCM (lossless: unseal gives them back bit for bit)")
+    p.add_argument("images", nargs="+", help="files, or folders of images (PNG, JPEG, TIFF)")
+    p.add_argument("--key", required=True, help="key file made by 'aecrypt keygen' (mode 0600: only you may read it)")
+    _output_arguments(p, "folder for the payloads; DIR/a/x.png becomes OUTPUT/a/x.png.aecrypt (sub-folders kept)",
+                      "replace payloads that already exist (only aecrypt payloads; never an input)")
+    p.set_defaults(func=cmd_seal)
+
+    p = sub.add_parser("unseal", help="decrypt payloads made by 'aecrypt seal' back into the original files, bit for bit")
+    p.add_argument("payloads", nargs="+", help="payload files or folders of *.aecrypt files")
+    p.add_argument("--key", required=True, help="the key file the sender used")
+    _output_arguments(p, "folder for the files; DIR/a/x.png.aecrypt becomes OUTPUT/a/x.png (the stored extension)",
+                      "replace a file only if it is identical to the sealed one")
+    p.set_defaults(func=cmd_unseal)
 
     p = sub.add_parser("inspect", help="show a payload's header (scheme, dtype, shape, sizes, original size, fidelity); needs no key")
     p.add_argument("payloads", nargs="+", help="payload files (each is read; a failure names its file)")
