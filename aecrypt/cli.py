@@ -661,7 +661,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace payloads that already exist (only aecrypt payloads; never an input)")
     p.add_argument("--dtype", choices=("float32", "float16", "uint8"), default="float32",
                    help="feature precision in the payload (default float32: exact)")
-    p.add_argument("--fundus-crop", action="store_true", help="crop fundus photographs to their field of view first")
+    p.add_argument("--fundus-crop", action="store_true", help="crop fundus photographs to their field of view first (decrypt then gives the cropped size)")
     p.add_argument("--decoder", help="the paired decoder (.keras): measure each image's reconstruction (SSIM, PSNR) "
                                      "and store it in the payload; without it fidelity is not measured")
     p.add_argument("--min-ssim", type=float, default=MIN_SSIM,
