@@ -3,12 +3,13 @@
 Payload layout (all integers big-endian)::
 
     magic     4 bytes  b"AECR"
-    version   u8       PAYLOAD_VERSION
+    version   u8       2 with a metadata block; 1 without (so payloads without metadata keep their size)
     scheme    u8       gcm | paper | ecb | cbc | ctr | paper-blocks (paper, paper-blocks: our two readings of the paper's row keys)
-    dtype     u8       float32 | float16 | uint8q (quantised features) | uint8 (raw image)
+    dtype     u8       float32 | float16 | uint8q (quantised features) | uint8 (raw image) | file (a file's bytes)
     ndim      u8       then ndim x u32: the array's shape
     nquant    u16      then nquant x (scale f32, offset f32): uint8q's per-channel affine
     noncelen  u8       then the nonce / IV bytes
+    metalen   u16      then metalen bytes of UTF-8 JSON: an object (the image's size, mode, fidelity); version 2 only
     bodylen   u64      then the ciphertext
     taglen    u8       then the tag (16 bytes for gcm, none otherwise)
 
@@ -22,12 +23,14 @@ an attacker cannot downgrade a payload to an unauthenticated scheme.
 from __future__ import annotations
 
 import functools
+import json
+import math
 import os
 import re
 import shlex
 import stat
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +43,14 @@ from Crypto.Util.Padding import pad, unpad
 from aecrypt.errors import KeyFileError, ParameterError, PayloadFormatError, UnauthenticatedPayloadError, WrongKeyOrTamperedError
 
 MAGIC = b"AECR"
-PAYLOAD_VERSION = 1
+#: The newest payload format: version 2 adds the metadata block. A payload without metadata is written as version 1.
+PAYLOAD_VERSION = 2
+#: The format version without the metadata block.
+PLAIN_VERSION = 1
+#: Versions ``read_header`` accepts.
+READABLE_VERSIONS = (PLAIN_VERSION, PAYLOAD_VERSION)
+#: The largest metadata block (JSON) a header may carry.
+MAX_METADATA_BYTES = 4096
 KEY_BYTES = 32  # AES-256
 GCM_NONCE_BYTES = 12  # 96-bit nonce, the size GCM is designed for
 GCM_TAG_BYTES = 16
@@ -70,10 +80,13 @@ SCHEMES = ("gcm", "paper", "ecb", "cbc", "ctr", "paper-blocks")
 PAPER_SCHEMES = ("paper", "paper-blocks")
 AUTHENTICATED_SCHEMES = frozenset({"gcm"})
 FEATURE_DTYPES = ("float32", "float16", "uint8")
-_DTYPE_CODES = {"float32": 1, "float16": 2, "uint8q": 3, "uint8": 4}
-_NUMPY_DTYPES = {"float32": np.float32, "float16": np.float16, "uint8q": np.uint8, "uint8": np.uint8}
+#: The dtype of a payload that holds a file's bytes (``encrypt_file``), not an array.
+FILE_DTYPE = "file"
+_DTYPE_CODES = {"float32": 1, "float16": 2, "uint8q": 3, "uint8": 4, FILE_DTYPE: 5}
+_NUMPY_DTYPES = {"float32": np.float32, "float16": np.float16, "uint8q": np.uint8, "uint8": np.uint8, FILE_DTYPE: np.uint8}
 _SCHEME_CODES = {name: index + 1 for index, name in enumerate(SCHEMES)}
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,7 @@ class PayloadHeader:
     body_bytes: int
     tag: bytes
     header_bytes: int
+    metadata: dict = field(default_factory=dict)
 
     @property
     def authenticated(self) -> bool:
@@ -142,8 +156,9 @@ def save_key(key: bytes, path: str | Path) -> Path:
 def load_key(path: str | Path) -> bytes:
     """Read a key file: 64 hex characters (as ``save_key`` writes) or 32 raw bytes, private to its owner.
 
-    A file the group or others may read or write is refused (run ``chmod 600``), and so is
-    one that could be read two ways, such as 32 hex characters (a 16-byte key in hex).
+    A file another user owns, or that the group or others may read or write, is refused
+    (as ssh does; run ``chmod 600``), and so is one that could be read two ways, such as
+    32 hex characters (a 16-byte key in hex).
     """
     path = Path(path)
     return _parse_key(_read_key_file(path), path)
@@ -165,8 +180,13 @@ def _read_key_file(path: Path) -> bytes:
 
 
 def _check_private(path: Path, info: os.stat_result) -> None:
-    """Refuse a regular key file that the group or others may read or write."""
+    """Refuse a regular key file that another user owns, or that the group or others may read or write."""
     mode = stat.S_IMODE(info.st_mode)
+    if stat.S_ISREG(info.st_mode) and info.st_uid != os.geteuid():
+        raise KeyFileError(
+            f"{path}: the key file belongs to another user (uid {info.st_uid}, you are uid {os.geteuid()}); "
+            "use a key file of your own (copy it, then 'chmod 600' the copy)"
+        )
     if stat.S_ISREG(info.st_mode) and mode & SHARED_MODE_BITS:
         raise KeyFileError(
             f"{path}: the key file is open to other users (mode {mode:04o}); "
@@ -238,7 +258,14 @@ def quantize_uint8(features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     flat = x.reshape(-1, x.shape[-1]) if x.ndim > 1 else x.reshape(-1, 1)
     lo = flat.min(axis=0)
     hi = flat.max(axis=0)
-    scale = np.where(hi > lo, (hi - lo) / 255.0, 1.0).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = np.where(hi > lo, (hi - lo) / 255.0, 1.0).astype(np.float32)
+        top = scale * np.float32(255.0) + lo
+    if not (np.all(np.isfinite(scale)) and np.all(np.isfinite(top))):
+        raise ParameterError(
+            f"a channel's values span more than float32's range (±{_FLOAT32_MAX:g}), so uint8 quantisation "
+            "would decrypt to infinity; use dtype='float32'"
+        )
     codes = np.clip(np.rint((flat - lo) / scale), 0, 255).astype(np.uint8)
     return codes.reshape(x.shape), scale, lo.astype(np.float32)
 
@@ -259,20 +286,26 @@ def encrypt_features(
     scheme: str = "gcm",
     dtype: str = "float32",
     rng: np.random.Generator | None = None,
+    metadata: dict | None = None,
 ) -> bytes:
     """Encrypt a feature map (any float array) into a payload; ``dtype`` sets its size and precision.
 
     ``dtype``: ``float32`` (bit-exact), ``float16`` (half the bytes; values must fit
     float16's range) or ``uint8`` (a quarter, per-channel affine quantisation).
     ``rng`` draws the nonce from a seeded generator, for reproducible study tables only.
+    ``metadata`` (a JSON object: the image's size, mode, fidelity) goes into the
+    authenticated header, readable without the key.
     """
     if dtype not in FEATURE_DTYPES:
         raise ParameterError(f"dtype must be one of {FEATURE_DTYPES}, not {dtype!r}")
     x = np.asarray(features)
     if not np.issubdtype(x.dtype, np.floating):
         raise ParameterError(f"features must be floating point, not {x.dtype}; use encrypt_image() for uint8 images")
+    _check_array(x)
     if not np.all(np.isfinite(x)):
         raise ParameterError("features contain NaN or infinity; the encoder's output is broken")
+    if np.abs(x).max() > _FLOAT32_MAX:
+        raise ParameterError(f"features exceed float32's range (±{_FLOAT32_MAX:g}); they cannot be stored without becoming infinite")
     scales = offsets = np.zeros(0, np.float32)
     if dtype == "float32":
         data, code = x.astype(np.float32), "float32"
@@ -283,19 +316,51 @@ def encrypt_features(
     else:
         data, scales, offsets = quantize_uint8(x)
         code = "uint8q"
-    return _seal(data, key, scheme, code, scales, offsets, rng)
+    return _seal(data, key, scheme, code, scales, offsets, rng, metadata)
 
 
-def encrypt_image(image: np.ndarray, key: bytes, scheme: str = "gcm", rng: np.random.Generator | None = None) -> bytes:
+def encrypt_image(
+    image: np.ndarray, key: bytes, scheme: str = "gcm", rng: np.random.Generator | None = None, metadata: dict | None = None,
+) -> bytes:
     """Encrypt a raw uint8 image in the same payload format (the paper's 'AES without autoencoder')."""
     x = np.asarray(image)
     if x.dtype != np.uint8:
         raise ParameterError(f"encrypt_image takes a uint8 image, not {x.dtype}; use encrypt_features() for floats")
-    return _seal(x, key, scheme, "uint8", np.zeros(0, np.float32), np.zeros(0, np.float32), rng)
+    _check_array(x)
+    return _seal(x, key, scheme, "uint8", np.zeros(0, np.float32), np.zeros(0, np.float32), rng, metadata)
+
+
+def encrypt_file(data: bytes, key: bytes, metadata: dict | None = None) -> bytes:
+    """Encrypt a file's bytes themselves with AES-256-GCM (lossless: ``decrypt_file`` gives them back bit for bit)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ParameterError(f"encrypt_file takes the file's bytes, not {type(data).__name__}")
+    if not data:
+        raise ParameterError("the file is empty; there is nothing to encrypt")
+    if len(data) > MAX_BODY_BYTES:
+        raise ParameterError(f"{len(data)} bytes is more than a payload holds ({MAX_BODY_BYTES} bytes at most)")
+    array = np.frombuffer(bytes(data), np.uint8)
+    return _seal(array, key, "gcm", FILE_DTYPE, np.zeros(0, np.float32), np.zeros(0, np.float32), None, metadata)
+
+
+def decrypt_file(payload: bytes, key: bytes) -> bytes:
+    """The file bytes an ``encrypt_file`` payload holds; ``PayloadFormatError`` for a payload of features."""
+    header = read_header(payload)
+    if header.dtype != FILE_DTYPE:
+        raise PayloadFormatError(
+            f"this payload holds {header.dtype} features of shape {header.shape}, not a sealed file; "
+            "use 'aecrypt decrypt' with the decoder"
+        )
+    return decrypt_features(payload, key).tobytes()
+
+
+def _check_array(x: np.ndarray) -> None:
+    """Refuse an array with no elements (there is nothing to encrypt, and no shape to restore)."""
+    if x.size == 0:
+        raise ParameterError(f"cannot encrypt an empty array (shape {x.shape}); it has no elements")
 
 
 def decrypt_features(payload: bytes, key: bytes, allow_unauthenticated: bool = False) -> np.ndarray:
-    """Decrypt a payload back to its array (float32 for features, uint8 for a raw image).
+    """Decrypt a payload back to its array (float32 for features, uint8 for a raw image or a file's bytes).
 
     A wrong key or any altered byte of a ``gcm`` payload raises
     ``WrongKeyOrTamperedError``; bytes that are not a well-formed payload raise
@@ -313,10 +378,15 @@ def decrypt_features(payload: bytes, key: bytes, allow_unauthenticated: bool = F
     body = bytes(payload[start : start + header.body_bytes])
     associated = bytes(payload[:start])
     plain = _open(header, body, key, associated)
+    if len(plain) != header.plaintext_bytes:  # ecb/cbc: a wrong key can leave a valid-looking padding
+        raise WrongKeyOrTamperedError(
+            f"decryption failed: this {header.scheme} payload decrypts to {len(plain)} bytes where its header "
+            f"says {header.plaintext_bytes}, so the key is wrong or the payload was altered"
+        )
     data = np.frombuffer(plain, dtype=_NUMPY_DTYPES[header.dtype]).reshape(header.shape)
     if header.dtype == "uint8q":
         return dequantize_uint8(data, np.array(header.scales), np.array(header.offsets))
-    if header.dtype == "uint8":
+    if header.dtype in ("uint8", FILE_DTYPE):
         return data.copy()
     return data.astype(np.float32)
 
@@ -329,7 +399,7 @@ def ciphertext_bytes(payload: bytes) -> bytes:
 
 def _seal(
     data: np.ndarray, key: bytes, scheme: str, dtype_code: str, scales: np.ndarray, offsets: np.ndarray,
-    rng: np.random.Generator | None = None,
+    rng: np.random.Generator | None = None, metadata: dict | None = None,
 ) -> bytes:
     """Build the header, encrypt ``data``'s bytes under ``scheme`` and assemble the payload."""
     _check_key(key)
@@ -342,7 +412,7 @@ def _seal(
     nonce_bytes = b"" if not nonce else get_random_bytes(nonce) if rng is None else _study_bytes(rng, nonce)
     body_len = _body_length(scheme, len(plain))
     tag_len = GCM_TAG_BYTES if scheme == "gcm" else 0
-    header = _pack_header(scheme, dtype_code, data.shape, scales, offsets, nonce_bytes, body_len, tag_len)
+    header = _pack_header(scheme, dtype_code, data.shape, scales, offsets, nonce_bytes, _pack_metadata(metadata), body_len, tag_len)
     if scheme == "gcm":
         cipher = AES.new(key, AES.MODE_GCM, nonce=nonce_bytes, mac_len=GCM_TAG_BYTES)
         cipher.update(header)
@@ -449,7 +519,7 @@ def _body_length(scheme: str, plain_len: int) -> int:
 
 _FIXED = struct.Struct(">4sBBBB")
 #: The largest header the format can describe: fixed part, shape, quantisation pairs, nonce, lengths.
-MAX_HEADER_BYTES = _FIXED.size + 4 * MAX_NDIM + 2 + 8 * 0xFFFF + 1 + 0xFF + 9
+MAX_HEADER_BYTES = _FIXED.size + 4 * MAX_NDIM + 2 + 8 * 0xFFFF + 1 + 0xFF + 2 + MAX_METADATA_BYTES + 9
 #: The largest ciphertext ``read_payload`` accepts (features of one image are well under 1 MiB).
 MAX_BODY_BYTES = 1 << 30
 #: The largest payload file ``read_payload`` reads: header, 1 GiB of ciphertext and the tag.
@@ -496,18 +566,55 @@ def _pack_header(
     scales: np.ndarray,
     offsets: np.ndarray,
     nonce: bytes,
+    metadata: bytes,
     body_len: int,
     tag_len: int,
 ) -> bytes:
     """Everything before the ciphertext, as bytes (authenticated as associated data in gcm)."""
-    parts = [_FIXED.pack(MAGIC, PAYLOAD_VERSION, _SCHEME_CODES[scheme], _DTYPE_CODES[dtype_code], len(shape))]
+    version = PAYLOAD_VERSION if metadata else PLAIN_VERSION
+    parts = [_FIXED.pack(MAGIC, version, _SCHEME_CODES[scheme], _DTYPE_CODES[dtype_code], len(shape))]
     parts.append(struct.pack(f">{len(shape)}I", *shape))
     parts.append(struct.pack(">H", len(scales)))
     for scale, offset in zip(scales, offsets):
         parts.append(struct.pack(">ff", float(scale), float(offset)))
     parts.append(struct.pack(">B", len(nonce)) + nonce)
+    if metadata:
+        parts.append(struct.pack(">H", len(metadata)) + metadata)
     parts.append(struct.pack(">QB", body_len, tag_len))
     return b"".join(parts)
+
+
+def _pack_metadata(metadata: dict | None) -> bytes:
+    """A metadata object as compact UTF-8 JSON (none: b""), or ``ParameterError`` if it is not one or is too large."""
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ParameterError(f"metadata must be a dict (a JSON object), not {type(metadata).__name__}")
+    if not metadata:
+        return b""
+    try:
+        text = json.dumps(metadata, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"metadata must hold only finite numbers, strings, lists and dicts ({exc})") from None
+    if len(text) > MAX_METADATA_BYTES:
+        raise ParameterError(f"metadata is {len(text)} bytes as JSON; a header holds {MAX_METADATA_BYTES} at most")
+    return text
+
+
+def _unpack_metadata(text: bytes) -> dict:
+    """The metadata object a header's JSON block holds ({} for none); ``PayloadFormatError`` if it is not one."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError):
+        raise PayloadFormatError("payload's metadata block is not valid JSON; the payload is damaged") from None
+    if not isinstance(value, dict):
+        raise PayloadFormatError(f"payload's metadata block is a JSON {type(value).__name__}, not an object; the payload is damaged")
+    return value
+
+
+def _refuse_constant(name: str) -> None:
+    """Refuse NaN and Infinity in a metadata block (``json`` would accept them)."""
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def read_header(payload: bytes) -> PayloadHeader:
@@ -519,10 +626,10 @@ def read_header(payload: bytes) -> PayloadHeader:
     magic, version, scheme_code, dtype_code, ndim = reader.unpack(_FIXED)
     if magic != MAGIC:
         raise PayloadFormatError(_BAD_MAGIC)
-    if version != PAYLOAD_VERSION:
+    if version not in READABLE_VERSIONS:
         raise PayloadFormatError(
-            f"payload format version {version} is not supported by this aecrypt (which reads version "
-            f"{PAYLOAD_VERSION}); upgrade aecrypt or re-encrypt"
+            f"payload format version {version} is not supported by this aecrypt (which reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}); upgrade aecrypt or re-encrypt"
         )
     scheme = _lookup(_SCHEME_CODES, scheme_code, "scheme")
     dtype = _lookup(_DTYPE_CODES, dtype_code, "dtype")
@@ -530,16 +637,24 @@ def read_header(payload: bytes) -> PayloadHeader:
         raise PayloadFormatError(f"payload claims {ndim} dimensions; 1 to {MAX_NDIM} are valid")
     shape = reader.unpack(struct.Struct(f">{ndim}I"))
     (nquant,) = reader.unpack(struct.Struct(">H"))
-    expected_quant = shape[-1] if dtype == "uint8q" else 0
+    expected_quant = (shape[-1] if ndim > 1 else 1) if dtype == "uint8q" else 0
     if nquant != expected_quant:
         raise PayloadFormatError(f"payload has {nquant} quantisation channels; its dtype and shape need {expected_quant}")
     quant = reader.unpack(struct.Struct(f">{2 * nquant}f"))
     scales, offsets = tuple(quant[0::2]), tuple(quant[1::2])
+    if not all(map(math.isfinite, quant)):
+        raise PayloadFormatError("payload's quantisation scales or offsets are not finite; the payload is damaged")
     (nonce_len,) = reader.unpack(struct.Struct(">B"))
     expected_nonce = {"gcm": GCM_NONCE_BYTES, "ctr": CTR_NONCE_BYTES, "cbc": CBC_IV_BYTES}.get(scheme, 0)
     if nonce_len != expected_nonce:
         raise PayloadFormatError(f"payload's nonce is {nonce_len} bytes; scheme {scheme!r} uses {expected_nonce}")
     nonce = reader.take(nonce_len)
+    metadata = {}
+    if version >= PAYLOAD_VERSION:
+        (meta_len,) = reader.unpack(struct.Struct(">H"))
+        if meta_len > MAX_METADATA_BYTES:
+            raise PayloadFormatError(f"payload's metadata block is {meta_len} bytes; {MAX_METADATA_BYTES} at most are valid")
+        metadata = _unpack_metadata(reader.take(meta_len))
     body_len, tag_len = reader.unpack(struct.Struct(">QB"))
     header_bytes = reader.position
     expected_tag = GCM_TAG_BYTES if scheme == "gcm" else 0
@@ -561,7 +676,7 @@ def read_header(payload: bytes) -> PayloadHeader:
             "copy the whole file again"
         )
     tag = payload[header_bytes + body_len :]
-    return PayloadHeader(version, scheme, dtype, tuple(shape), scales, offsets, nonce, body_len, tag, header_bytes)
+    return PayloadHeader(version, scheme, dtype, tuple(shape), scales, offsets, nonce, body_len, tag, header_bytes, metadata)
 
 
 def _lookup(codes: dict[str, int], code: int, what: str) -> str:

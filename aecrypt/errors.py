@@ -48,6 +48,10 @@ class BatchFailedError(AecryptError):
     """Some inputs of a batch failed (each reported on its own line); the others were processed."""
 
 
+class FidelityError(AecryptError):
+    """The decoder would reconstruct an image below the fidelity asked for (``--min-ssim``)."""
+
+
 class ModelFileError(AecryptError):
     """A model file is missing, not an aecrypt model, or does not fit the payload."""
 

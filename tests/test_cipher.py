@@ -2,21 +2,28 @@
 
 import os
 import stat
+import struct
 
 import numpy as np
 import pytest
+from Crypto.Cipher import AES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aecrypt.cipher import (
+    FEATURE_DTYPES,
     KEY_BYTES,
     MAGIC,
+    MAX_METADATA_BYTES,
     MAX_PAYLOAD_BYTES,
+    PAYLOAD_VERSION,
     SCHEMES,
     ciphertext_bytes,
     decrypt_features,
+    decrypt_file,
     derive_key,
     encrypt_features,
+    encrypt_file,
     encrypt_image,
     generate_key,
     load_key,
@@ -26,7 +33,7 @@ from aecrypt.cipher import (
     read_payload,
     save_key,
 )
-from aecrypt.errors import AecryptError, KeyFileError, PayloadFormatError, UnauthenticatedPayloadError, WrongKeyOrTamperedError
+from aecrypt.errors import AecryptError, KeyFileError, ParameterError, PayloadFormatError, UnauthenticatedPayloadError, WrongKeyOrTamperedError
 
 
 @pytest.fixture
@@ -227,6 +234,17 @@ def test_load_key_refuses_a_file_others_may_use(tmp_path, key):
     assert load_key(path) == key
 
 
+def test_load_key_refuses_a_file_another_user_owns(tmp_path, key):
+    if os.geteuid() != 0:
+        pytest.skip("giving a file to another user (chown) needs root; this run is not root")
+    path = save_key(key, tmp_path / "study.key")
+    os.chown(path, 65534, 65534)  # nobody
+    with pytest.raises(KeyFileError, match="belongs to another user"):
+        load_key(path)
+    os.chown(path, os.geteuid(), os.getegid())
+    assert load_key(path) == key
+
+
 @pytest.mark.parametrize("content", [
     os.urandom(16).hex().encode(),  # a 128-bit key in hex: 32 bytes that could be read as raw
     os.urandom(16).hex().encode() + b"\n",
@@ -297,3 +315,119 @@ def test_seeded_keys_and_nonces_repeat_and_real_ones_do_not(features):
     assert generate_key() != generate_key()
     key = generate_key()
     assert encrypt_features(features, key) != encrypt_features(features, key)  # fresh nonce each time
+
+
+# ------------------------------------------------------------ metadata and files
+
+
+def test_metadata_is_stored_in_the_header_and_authenticated(features, key):
+    meta = {"height": 512, "width": 384, "mode": "L", "suffix": ".png", "ssim": 0.9712, "psnr": 31.5}
+    payload = encrypt_features(features, key, metadata=meta)
+    header = read_header(payload)
+    assert header.version == PAYLOAD_VERSION == 2 and header.metadata == meta
+    assert np.array_equal(decrypt_features(payload, key), features)
+    plain = encrypt_features(features, key)  # no metadata: version 1, the size it always had
+    assert read_header(plain).version == 1
+    assert len(plain) == 4 + 4 + 4 * 3 + 2 + 1 + 12 + 9 + features.nbytes + 16
+    start = payload.index(b'"ssim":0.9712')
+    forged = payload[:start] + b'"ssim":0.9912' + payload[start + 13 :]  # same length: still parses
+    assert read_header(forged).metadata["ssim"] == 0.9912
+    with pytest.raises(WrongKeyOrTamperedError, match="altered"):
+        decrypt_features(forged, key)
+
+
+def test_metadata_must_be_a_small_json_object(features, key):
+    with pytest.raises(ParameterError, match="dict"):
+        encrypt_features(features, key, metadata=["not", "a", "dict"])
+    with pytest.raises(ParameterError, match="finite"):
+        encrypt_features(features, key, metadata={"psnr": float("inf")})
+    with pytest.raises(ParameterError, match=f"{MAX_METADATA_BYTES} at most"):
+        encrypt_features(features, key, metadata={"note": "x" * MAX_METADATA_BYTES})
+    payload = encrypt_features(features, key, metadata={"a": 1})
+    start = payload.index(b'{"a":1}')
+    for junk in (b'[1,2,3]', b'{"a":1', b'NaN    '):
+        broken = payload[:start] + junk.ljust(7) + payload[start + 7 :]
+        with pytest.raises(PayloadFormatError, match="metadata"):
+            read_header(broken)
+
+
+def test_version_1_payloads_are_still_read(features, key):
+    # a version-1 payload, built by hand as version 1 laid it out: no metadata block
+    nonce = os.urandom(12)
+    header = (struct.pack(">4sBBBB", MAGIC, 1, 1, 1, 3) + struct.pack(">3I", *features.shape) + struct.pack(">H", 0)
+              + struct.pack(">B", 12) + nonce + struct.pack(">QB", features.nbytes, 16))
+    cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=16)
+    cipher.update(header)
+    body, tag = cipher.encrypt_and_digest(features.tobytes())
+    payload = header + body + tag
+    assert read_header(payload).version == 1 and read_header(payload).metadata == {}
+    assert np.array_equal(decrypt_features(payload, key), features)
+
+
+def test_a_file_round_trips_bit_exact(key):
+    data = os.urandom(1000) + b"\x89PNG\r\n"
+    payload = encrypt_file(data, key, metadata={"suffix": ".png"})
+    header = read_header(payload)
+    assert header.dtype == "file" and header.shape == (len(data),) and header.authenticated
+    assert decrypt_file(payload, key) == data
+    with pytest.raises(WrongKeyOrTamperedError):
+        decrypt_file(payload, generate_key())
+    with pytest.raises(PayloadFormatError, match="not a sealed file"):
+        decrypt_file(encrypt_features(np.ones((2, 2, 1), np.float32), key), key)
+    with pytest.raises(ParameterError, match="empty"):
+        encrypt_file(b"", key)
+
+
+# ------------------------------------------------------------------ library edges
+
+
+def test_a_1d_array_quantised_to_uint8_decrypts(key):
+    values = np.linspace(-3.0, 5.0, 50).astype(np.float32)
+    out = decrypt_features(encrypt_features(values, key, dtype="uint8"), key)
+    assert out.shape == values.shape
+    assert np.all(np.abs(out - values) <= (8.0 / 255) / 2 + 1e-6)
+
+
+def test_float64_beyond_float32_is_refused_not_made_infinite(key):
+    with pytest.raises(ParameterError, match="float32's range"):
+        encrypt_features(np.array([[1.0, 1e39]]), key)
+    with pytest.raises(ParameterError, match="float32's range"):
+        encrypt_features(np.array([[1.0, -1e300]]), key, dtype="uint8")
+
+
+def test_uint8_quantisation_of_a_huge_range_is_refused(key):
+    wide = np.array([[3e38], [-3e38]], np.float32)
+    with pytest.raises(ParameterError, match="uint8 quantisation"):
+        encrypt_features(wide, key, dtype="uint8")
+    edge = np.array([[3.4e38], [0.0]], np.float32)  # a range that just fits
+    assert np.all(np.isfinite(decrypt_features(encrypt_features(edge, key, dtype="uint8"), key)))
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("dtype", FEATURE_DTYPES)
+def test_empty_arrays_are_refused(key, scheme, dtype):
+    with pytest.raises(ParameterError, match="empty array"):
+        encrypt_features(np.zeros((0, 3), np.float32), key, scheme=scheme, dtype=dtype)
+    with pytest.raises(ParameterError, match="empty array"):
+        encrypt_image(np.zeros((0, 3), np.uint8), key, scheme=scheme)
+
+
+@pytest.mark.parametrize("scheme", ["ecb", "cbc"])
+def test_a_wrong_key_on_padded_schemes_never_raises_a_raw_error(scheme):
+    rng = np.random.default_rng(16)
+    right = generate_key(rng)
+    payload = encrypt_features(np.ones((2, 2, 1), np.float32), right, scheme=scheme)  # 16 bytes: a whole padding block
+    for _ in range(2000):  # about 1 wrong key in 256 leaves a valid-looking padding
+        try:
+            decrypt_features(payload, generate_key(rng), allow_unauthenticated=True)
+        except WrongKeyOrTamperedError:
+            pass
+
+
+def test_a_header_reshaped_to_the_same_size_is_tampering(key):
+    payload = encrypt_features(np.ones((8, 8, 3), np.float32), key)
+    position = 5 + 3  # magic, version, scheme, dtype, ndim; then the shape
+    reshaped = payload[:position] + struct.pack(">3I", 4, 16, 3) + payload[position + 12 :]
+    assert read_header(reshaped).shape == (4, 16, 3)
+    with pytest.raises(WrongKeyOrTamperedError, match="altered"):
+        decrypt_features(reshaped, key)

@@ -61,8 +61,12 @@ def test_round_trip_on_a_folder(workspace):
     assert info.returncode == 0 and "scheme gcm" in info.stdout and "shape 8x8x3" in info.stdout
     dec = aecrypt("decrypt", w / "sealed", "--decoder", w / "decoder.keras", "--key", w / "study.key", "-o", w / "opened")
     assert dec.returncode == 0, dec.stderr
-    out = np.asarray(Image.open(w / "opened" / "a.png"))
-    assert out.shape == (16, 16, 3)
+    # back at each original's size (the model works at 16x16), grey where the original was grey
+    assert np.asarray(Image.open(w / "opened" / "a.png")).shape == (20, 20, 3)
+    assert np.asarray(Image.open(w / "opened" / "b.jpg")).shape == (16, 24, 3)
+    assert np.asarray(Image.open(w / "opened" / "c.tif")).shape == (16, 16)
+    assert "a.png: lossy reconstruction, fidelity not measured" in dec.stdout
+    assert enc.stderr.count("fidelity not measured") == 1 and len(enc.stderr.strip().splitlines()) == 1
 
 
 def test_tampered_payload(workspace):

@@ -6,7 +6,9 @@ no output, no temporary file and no changed input behind.
 """
 
 import hashlib
+import json
 import os
+import re
 import signal
 import stat
 import struct
@@ -21,8 +23,11 @@ import numpy as np
 import pytest
 from keras import layers
 from PIL import Image
+from skimage import data as skdata
+from skimage.transform import resize
 
-from aecrypt.cipher import MAGIC, encrypt_features, generate_key, save_key
+from aecrypt.cipher import MAGIC, encrypt_features, generate_key, read_header, save_key
+from aecrypt.metrics import ssim
 from aecrypt.model import build_autoencoder, save_model
 
 SIZE = 16  # image side of the tiny models; their feature maps are 8x8x3
@@ -68,12 +73,36 @@ def image(path, seed=0, shape=(20, 20, 3)):
     return path
 
 
-def payload(m, path, seed=0):
-    """A valid payload of random 8x8x3 features under the study key."""
+def payload(m, path, seed=0, metadata=None):
+    """A valid payload of random 8x8x3 features under the study key (with header metadata if given)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     key = bytes.fromhex((m / "study.key").read_text())
-    path.write_bytes(encrypt_features(np.random.default_rng(seed).normal(size=FEATURES).astype(np.float32), key))
+    features = np.random.default_rng(seed).normal(size=FEATURES).astype(np.float32)
+    path.write_bytes(encrypt_features(features, key, metadata=metadata))
     return path
+
+
+def seal(m, *args):
+    """``aecrypt seal`` arguments with the key."""
+    return ["seal", *args, "--key", m / "study.key"]
+
+
+def unseal(m, *args):
+    """``aecrypt unseal`` arguments with the key."""
+    return ["unseal", *args, "--key", m / "study.key"]
+
+
+def photograph(path, size=(48, 40)):
+    """A colour photograph far from grey brain slices (skimage's astronaut), as a PNG of size (height, width)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    picture = resize(skdata.astronaut(), size, anti_aliasing=True, preserve_range=True).astype(np.uint8)
+    Image.fromarray(picture).save(path)
+    return path
+
+
+def digest(path):
+    """SHA-256 of a file."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def huge_png(path, side=20000):
@@ -222,11 +251,80 @@ def tampered_payload(case, m):
     return decrypt(m, "sealed", "-o", "opened"), [("sealed/x.png.aecrypt", "altered")]
 
 
+def tampered_metadata(case, m):
+    path = payload(m, case / "sealed" / "x.png.aecrypt", metadata={"height": 20, "width": 20, "ssim": 0.5012})
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b'"ssim":0.5012', b'"ssim":0.9912'))  # same length: the header still parses
+    assert read_header(path.read_bytes()).metadata["ssim"] == 0.9912
+    return decrypt(m, "sealed", "-o", "opened"), [("sealed/x.png.aecrypt", "altered")]
+
+
+def header_reshaped_to_the_same_size(case, m):
+    path = payload(m, case / "sealed" / "x.png.aecrypt")
+    data = path.read_bytes()
+    path.write_bytes(data[:8] + struct.pack(">3I", 4, 16, 3) + data[20:])  # 8x8x3 claimed as 4x16x3
+    assert read_header(path.read_bytes()).shape == (4, 16, 3)
+    return decrypt(m, "sealed", "-o", "opened"), [("sealed/x.png.aecrypt", "altered")]
+
+
+def key_owned_by_another_user(case, m):
+    if os.geteuid() != 0:
+        pytest.skip("giving a key file to another user (chown) needs root; this run is not root")
+    image(case / "scans" / "x.png")
+    (case / "theirs.key").write_bytes((m / "study.key").read_bytes())
+    (case / "theirs.key").chmod(0o600)
+    os.chown(case / "theirs.key", 65534, 65534)  # nobody
+    args = ["encrypt", "scans", "--encoder", m / "encoder.keras", "--key", "theirs.key", "-o", "sealed"]
+    return args, [("theirs.key", "belongs to another user")]
+
+
+def min_ssim_out_of_range(case, m):
+    image(case / "scans" / "x.png")
+    return encrypt(m, "scans", "-o", "sealed", "--min-ssim", "95"), [("--min-ssim", "between -1 and 1")]
+
+
+def sealed_file_given_to_decrypt(case, m):
+    image(case / "scans" / "x.png")
+    assert aecrypt(*seal(m, "scans", "-o", "sealed"), cwd=case).returncode == 0
+    return decrypt(m, "sealed", "-o", "opened"), [("sealed/x.png.aecrypt", "aecrypt unseal")]
+
+
+def features_given_to_unseal(case, m):
+    payload(m, case / "sealed" / "x.png.aecrypt")
+    return unseal(m, "sealed", "-o", "opened"), [("sealed/x.png.aecrypt", "not a sealed file", "aecrypt decrypt")]
+
+
+def tampered_sealed_file(case, m):
+    image(case / "scans" / "x.png")
+    assert aecrypt(*seal(m, "scans", "-o", "sealed"), cwd=case).returncode == 0
+    data = bytearray((case / "sealed" / "x.png.aecrypt").read_bytes())
+    data[-30] ^= 1
+    (case / "sealed" / "x.png.aecrypt").write_bytes(bytes(data))
+    return unseal(m, "sealed", "-o", "opened"), [("sealed/x.png.aecrypt", "altered")]
+
+
+def existing_file_without_force_on_unseal(case, m):
+    image(case / "scans" / "x.png")
+    assert aecrypt(*seal(m, "scans", "-o", "sealed"), cwd=case).returncode == 0
+    image(case / "opened" / "x.png", seed=1)
+    return unseal(m, "sealed", "-o", "opened"), [("opened/x.png", "--force")]
+
+
+def different_file_even_with_force_on_unseal(case, m):
+    image(case / "scans" / "x.png")
+    assert aecrypt(*seal(m, "scans", "-o", "sealed"), cwd=case).returncode == 0
+    image(case / "opened" / "x.png", seed=1)  # another image of that name: perhaps an original
+    return unseal(m, "sealed", "-o", "opened", "--force"), [("opened/x.png", "identical to the sealed file")]
+
+
 REFUSED = [
     clash_between_folders, clash_between_payload_names, existing_payload_without_force, existing_image_without_force,
     original_scans_even_with_force, input_even_with_force, key_open_to_others, key_from_dev_zero,
     key_of_32_hex_characters, payload_from_dev_zero, inspect_dev_zero, output_is_a_file, output_not_writable,
     image_of_20000_squared_pixels, decoder_with_five_channels, flat_decoder, tampered_payload,
+    tampered_metadata, header_reshaped_to_the_same_size, key_owned_by_another_user, min_ssim_out_of_range,
+    sealed_file_given_to_decrypt, features_given_to_unseal, tampered_sealed_file, existing_file_without_force_on_unseal,
+    different_file_even_with_force_on_unseal,
 ]
 
 
@@ -249,8 +347,9 @@ def test_encrypt_batch_reports_each_bad_image_and_writes_the_rest(m, tmp_path):
     (tmp_path / "scans" / "e.png").write_bytes((tmp_path / "scans" / "d.png").read_bytes()[:60])  # truncated
     image(tmp_path / "scans" / "sub" / "f.jpg")
     before = snapshot(tmp_path, m)
-    result = aecrypt(*encrypt(m, "scans", "-o", "sealed"), cwd=tmp_path)
+    result = aecrypt(*encrypt(m, "scans", "-o", "sealed", "--decoder", m / "decoder.keras", "--allow-lossy"), cwd=tmp_path)
     assert_failed(result, ["scans/b.png", "scans/c.png", "scans/e.png"], summary=True)
+    assert len(re.findall(r"reconstruction at SSIM -?[0-9.]+, PSNR [0-9.]+ dB", result.stdout)) == 3, result.stdout
     written = {path: digest for path, digest in snapshot(tmp_path, m).items() if path not in before}
     sealed = tmp_path / "sealed"
     assert sorted(written) == [sealed, sealed / "a.png.aecrypt", sealed / "d.png.aecrypt", sealed / "sub", sealed / "sub" / "f.jpg.aecrypt"]
@@ -367,3 +466,92 @@ def test_encrypt_after_a_decrypt_killed_half_way(m, tmp_path):
     result = aecrypt(*encrypt(m, "opened", "-o", "resealed"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert len(list((tmp_path / "resealed").glob("*.aecrypt"))) == len(written)
+
+
+# ----------------------------------------------------- the loss, measured and stated
+
+
+@pytest.fixture(scope="module")
+def grey_model(m, tmp_path_factory):
+    """The tiny models beside a manifest that says they were trained on grey MNI152 slices."""
+    root = tmp_path_factory.mktemp("grey")
+    for name in ("encoder.keras", "decoder.keras"):
+        (root / name).write_bytes((m / name).read_bytes())
+    (root / "manifest.json").write_text(json.dumps({"parameters": {"dataset": "mni152"}}))
+    return root
+
+
+def test_a_colour_photograph_is_refused_with_its_ssim_then_allowed_and_restored(m, grey_model, tmp_path):
+    photograph(tmp_path / "photos" / "astronaut.png", size=(48, 40))
+    args = ["encrypt", "photos", "--encoder", grey_model / "encoder.keras", "--decoder", grey_model / "decoder.keras",
+            "--key", m / "study.key", "-o", "sealed"]
+    before = snapshot(tmp_path, m)
+    refused = aecrypt(*args, cwd=tmp_path)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    warning, error = refused.stderr.strip().splitlines()
+    assert warning.startswith("aecrypt: warning: photos/astronaut.png: a colour image") and "grey mni152" in warning
+    assert error.startswith("aecrypt: error: photos/astronaut.png: ") and "--allow-lossy" in error and "--min-ssim 0.95" in error
+    measured = float(re.search(r"at SSIM (-?[0-9.]+)", error).group(1))
+    assert measured < 0.95
+    assert snapshot(tmp_path, m) == before  # nothing written
+
+    lower = aecrypt(*args, "--min-ssim", f"{measured - 0.01:.3f}", "-o", "sealed-low", cwd=tmp_path)  # the threshold is what decides
+    assert lower.returncode == 0, lower.stderr
+
+    allowed = aecrypt(*args, "--allow-lossy", cwd=tmp_path)
+    assert allowed.returncode == 0, allowed.stderr
+    assert f"reconstruction at SSIM {measured:.3f}" in allowed.stdout
+    sealed = tmp_path / "sealed" / "astronaut.png.aecrypt"
+    meta = read_header(sealed.read_bytes()).metadata
+    assert (meta["height"], meta["width"], meta["mode"], meta["suffix"]) == (48, 40, "RGB", ".png")
+    assert f"{meta['ssim']:.3f}" == f"{measured:.3f}" and isinstance(meta["psnr"], float) and -1 <= meta["model_ssim"] <= 1
+    info = aecrypt("inspect", sealed)
+    assert info.returncode == 0 and "original 48x40 RGB .png" in info.stdout and f"SSIM {measured:.3f}" in info.stdout
+
+    opened = aecrypt(*decrypt(m, "sealed", "-o", "opened"), cwd=tmp_path)
+    assert opened.returncode == 0, opened.stderr
+    assert f"lossy reconstruction, SSIM {measured:.3f}" in opened.stdout and "at the original 48x40" in opened.stdout
+    written = np.asarray(Image.open(tmp_path / "opened" / "astronaut.png"), np.float64) / 255
+    assert written.shape == (48, 40, 3)
+    original = np.asarray(Image.open(tmp_path / "photos" / "astronaut.png"), np.float64) / 255
+    assert ssim(original, written) == pytest.approx(meta["ssim"], abs=1e-3)  # the stored SSIM is of what decrypt writes
+
+
+def test_a_grey_image_comes_back_grey_at_its_size_and_without_a_colour_warning(m, grey_model, tmp_path):
+    grey = (tmp_path / "scans" / "slice.png")
+    grey.parent.mkdir()
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (30, 18), dtype=np.uint8), mode="L").save(grey)
+    args = ["encrypt", "scans", "--encoder", grey_model / "encoder.keras", "--decoder", grey_model / "decoder.keras",
+            "--key", m / "study.key", "-o", "sealed", "--allow-lossy"]
+    result = aecrypt(*args, cwd=tmp_path)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert read_header((tmp_path / "sealed" / "slice.png.aecrypt").read_bytes()).metadata["mode"] == "L"
+    assert aecrypt(*decrypt(m, "sealed", "-o", "opened"), cwd=tmp_path).returncode == 0
+    out = Image.open(tmp_path / "opened" / "slice.png")
+    assert out.mode == "L" and out.size == (18, 30)
+
+
+# ------------------------------------------------------------------ lossless mode
+
+
+def test_seal_and_unseal_round_trip_bit_exact(m, tmp_path):
+    photograph(tmp_path / "scans" / "a.png")
+    image(tmp_path / "scans" / "sub" / "b.jpg", seed=2)
+    tif = tmp_path / "scans" / "c.tif"
+    Image.fromarray(np.random.default_rng(4).integers(0, 65536, (16, 16), dtype=np.uint16)).save(tif)
+    originals = {p.relative_to(tmp_path / "scans"): digest(p) for p in (tmp_path / "scans").rglob("*") if p.is_file()}
+    sealed = aecrypt(*seal(m, "scans", "-o", "sealed"), cwd=tmp_path)
+    assert sealed.returncode == 0 and sealed.stderr == "", sealed.stderr
+    assert "sealed 3 file(s)" in sealed.stdout
+    info = aecrypt("inspect", tmp_path / "sealed" / "sub" / "b.jpg.aecrypt")
+    assert info.returncode == 0 and "dtype file" in info.stdout and "sealed file (.jpg" in info.stdout and "lossless" in info.stdout
+    (tmp_path / "sealed" / "a.png.aecrypt").rename(tmp_path / "sealed" / "a.aecrypt")  # a renamed payload keeps its extension
+    result = aecrypt(*unseal(m, "sealed", "-o", "opened"), cwd=tmp_path)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    opened = {p.relative_to(tmp_path / "opened"): p for p in (tmp_path / "opened").rglob("*") if p.is_file()}
+    assert {name: digest(path) for name, path in opened.items()} == originals
+    assert all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in opened.values())
+    again = aecrypt(*unseal(m, "sealed", "-o", "opened", "--force"), cwd=tmp_path)  # identical files may be replaced
+    assert again.returncode == 0, again.stderr
+    assert {p.relative_to(tmp_path / "opened"): digest(p) for p in opened.values()} == originals
+    assert not temp_files(tmp_path)
