@@ -378,6 +378,9 @@ def cmd_encrypt(args: argparse.Namespace) -> None:
 
     if not -1.0 <= args.min_ssim <= 1.0:
         raise ParameterError(f"--min-ssim is an SSIM, between -1 and 1; not {args.min_ssim}")
+    if args.encoder is None:  # the committed model, with its paired decoder to measure the loss
+        args.encoder = _committed_model("encoder")
+        args.decoder = args.decoder or _committed_model("decoder")
     key = load_key(args.key)
     out = Path(args.output)
     reads = [args.key, args.encoder] + ([args.decoder] if args.decoder else [])
@@ -425,11 +428,23 @@ def cmd_encrypt(args: argparse.Namespace) -> None:
     _finish("encrypted", "image", jobs, failed, out, time.perf_counter() - start, args.quiet)
 
 
+def _committed_model(part: str) -> str:
+    """The committed default model's encoder or decoder file, or an InputError saying what to pass."""
+    from aecrypt import config
+
+    path = config.COMMITTED_MODEL_DIR / f"{part}.keras"
+    if not path.is_file():
+        raise InputError(f"no --{part} given and the committed model's {path} is missing; pass --{part} FILE, "
+                         "or train one with 'aecrypt reproduce --only 02'")
+    return str(path)
+
+
 def cmd_decrypt(args: argparse.Namespace) -> None:
     """Decrypt payloads with the key and decode them into images at their original size, mirroring the folders."""
     from aecrypt.cipher import FILE_DTYPE, decrypt_features, load_key, read_header, read_payload
     from aecrypt.data import write_image, written_by_aecrypt
 
+    args.decoder = args.decoder or _committed_model("decoder")
     key = load_key(args.key)
     out = Path(args.output)
     jobs = _plan(_payloads_in(args.payloads), out, _image_name, [args.key, args.decoder], args.force, written_by_aecrypt,
@@ -653,7 +668,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("encrypt", help="encode images with the encoder and encrypt the features (AES-256-GCM)")
     p.add_argument("images", nargs="+", help="image files or folders (PNG, JPEG, TIFF)")
-    p.add_argument("--encoder", required=True, help="the sender's encoder (.keras), from notebook 02")
+    p.add_argument("--encoder", help="the sender's encoder (.keras), from notebook 02 (default: the committed model, "
+                                     "models/default/main/, trained on MNI152 brain MRI slices, with its decoder)")
     p.add_argument("--key", required=True, help="key file made by 'aecrypt keygen' (mode 0600: only you may read it)")
     p.add_argument("-o", "--output", required=True,
                    help="folder for the payloads; DIR/a/x.png becomes OUTPUT/a/x.png.aecrypt (sub-folders kept)")
@@ -672,7 +688,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("decrypt", help="decrypt payloads and decode them into images (the autoencoder's lossy reconstruction)")
     p.add_argument("payloads", nargs="+", help="payload files or folders of *.aecrypt files")
-    p.add_argument("--decoder", required=True, help="the receiver's decoder (.keras), from notebook 02")
+    p.add_argument("--decoder", help="the receiver's decoder (.keras), from notebook 02 (default: the committed model's, "
+                                     "models/default/main/decoder.keras)")
     p.add_argument("--key", required=True, help="the key file the sender used")
     p.add_argument("-o", "--output", required=True,
                    help="folder for the decoded images; DIR/a/x.png.aecrypt becomes OUTPUT/a/x.png (x.aecrypt: x.png)")

@@ -18,6 +18,10 @@ PROCESSED_DIR: Path = DATA_DIR / "processed"
 RESULTS_DIR: Path = Path(os.environ.get("AECRYPT_RESULTS_DIR", PROJ_ROOT / "results"))
 MODELS_DIR: Path = Path(os.environ.get("AECRYPT_MODELS_DIR", PROJ_ROOT / "models"))
 
+#: The committed model (the default run's, trained on MNI152 brain MRI slices): what
+#: ``aecrypt encrypt`` and ``decrypt`` use when no --encoder or --decoder is given.
+COMMITTED_MODEL_DIR: Path = PROJ_ROOT / "models" / "default" / "main"
+
 #: Name of the Jupyter kernel that ``make`` registers for the project's virtualenv.
 KERNEL_NAME: str = "aecrypt"
 

@@ -129,3 +129,26 @@ def _one_line_error_multiline(result):
     """Errors that list options may add lines after the first; the first still says what is wrong."""
     assert result.returncode != 0 and "Traceback" not in result.stderr
     return result.stderr.splitlines()[0]
+
+
+def test_the_committed_model_encrypts_a_brain_slice_with_no_model_named(workspace, tmp_path):
+    # A fresh clone can encrypt right away: no --encoder or --decoder means the committed
+    # default model, and its loss is measured (a native-size MRI slice comes back below the
+    # default --min-ssim, so it is refused, then accepted with --allow-lossy at its own size).
+    from aecrypt.data import mni152_slices, to_uint8
+
+    slices, _, names, _ = mni152_slices()
+    grey = to_uint8(slices[names.index("mni152/axial/120")][..., None])[..., 0]
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    Image.fromarray(grey).save(scans / "axial-120.png")
+    key = workspace / "study.key"
+    refused = aecrypt("encrypt", scans, "--key", key, "-o", tmp_path / "sealed")
+    line = _one_line_error(refused)
+    assert "axial-120.png" in line and "SSIM" in line and "--allow-lossy" in line
+    done = aecrypt("encrypt", scans, "--key", key, "-o", tmp_path / "sealed", "--allow-lossy")
+    assert done.returncode == 0, done.stderr
+    back = aecrypt("decrypt", tmp_path / "sealed", "--key", key, "-o", tmp_path / "back")
+    assert back.returncode == 0, back.stderr
+    restored = np.asarray(Image.open(tmp_path / "back" / "axial-120.png"))
+    assert restored.shape == grey.shape  # the original size and grey mode, restored
