@@ -42,25 +42,12 @@ GREY_DATASETS = frozenset({"mni152"})
 _SAFE_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,16}")
 
 
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """Send file descriptor 2 to /dev/null meanwhile: TensorFlow's C++ start-up notices ignore log levels."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _import_tensorflow_quietly() -> None:
     """Import TensorFlow and Keras without their start-up chatter, so errors stay one line."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with _native_stderr_silenced():
+    from aecrypt.progress import stderr_to
+
+    with stderr_to(os.devnull):  # TensorFlow's C++ start-up notices ignore log levels
         import tensorflow  # noqa: F401
         import keras  # noqa: F401
 
