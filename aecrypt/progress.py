@@ -28,9 +28,13 @@ def live(message: str) -> None:
     """Write one progress line to the runner's terminal (a no-op outside a batch run)."""
     if not enabled():
         return
-    try:  # in a kernel, sys.stdout.fileno() is the terminal it inherited, not the notebook
-        os.write(sys.stdout.fileno(), f"{INDENT}{message}\n".encode())
+    try:  # in a kernel that captures file descriptors, sys.stdout.fileno() is the inherited terminal
+        fd = sys.stdout.fileno()
     except (OSError, ValueError, AttributeError):
+        fd = 1  # one that does not (ipykernel under pytest, for one) left descriptor 1 as it found it
+    try:
+        os.write(fd, f"{INDENT}{message}\n".encode())
+    except OSError:
         pass  # no terminal to write to: progress is a courtesy, never a failure
 
 
