@@ -150,5 +150,6 @@ def calibrate(images: np.ndarray, targets: dict[str, float], seed: int, toleranc
 
 
 def matched_parameters(calibration: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """The noise parameters ``calibrate`` found, per kind, for ``robustness.noise_table``."""
-    return {row["noise"]: {row["parameter"]: float(row["value"])} for _, row in calibration.iterrows()}
+    """The noise parameters ``calibrate`` found, per kind that reached its target, for
+    ``robustness.noise_table`` (a kind that cannot reach it has no matched level to test at)."""
+    return {row["noise"]: {row["parameter"]: float(row["value"])} for _, row in calibration.iterrows() if row["reached"]}

@@ -249,12 +249,19 @@ def paper_noisy_ssim() -> dict[str, float]:
 
 def matched_table6(long: pd.DataFrame, calibration: pd.DataFrame, data: str) -> pd.DataFrame:
     """Table 6 at the paper's noise levels: ``table6`` of one image set whose noise strengths
-    came from ``noise.calibrate``, with the target SSIM and whether it was reached (a
-    ``calibration`` note per kind, 'unreachable: ...' where it was not)."""
-    table = table6({data: long})
+    came from ``noise.calibrate``, with the target SSIM and a ``calibration`` note per kind.
+    A kind whose target no strength reaches gets a row that says so, with no measurements."""
     notes = calibration.set_index("noise")
+    kinds = [k for k in MATCHED_KINDS if k in notes.index]
+    measured = table6({data: long}) if len(long) else pd.DataFrame(columns=["data", "noise"])
+    table = measured.set_index("noise").reindex(kinds).reset_index()
+    table["data"] = data
+    table["parameters"] = table["parameters"].fillna("none matches")
+    paper = PAPER_TABLE6.set_index("noise")
+    for column in ("ssim_noisy", "ssim_pipeline", "mse_noisy", "mse_pipeline"):
+        table[f"paper_{column}"] = table["noise"].map(paper[column])
     table["target_ssim_noisy"] = table["noise"].map(notes["target_ssim"])
-    table["calibration"] = table["noise"].map(notes["note"]).fillna("-")
+    table["calibration"] = table["noise"].map(notes["note"])
     return table
 
 
@@ -265,6 +272,9 @@ def findings(table: pd.DataFrame, long: pd.DataFrame, data: str) -> list[str]:
     lines = []
     for kind in rows.index.drop("none", errors="ignore"):
         row = rows.loc[kind]
+        if kind not in set(long["noise"]):
+            lines.append(f"{data}, {kind}: not measured ({row.get('calibration', 'no images')})")
+            continue
         gain = row["ssim_pipeline"] - row["ssim_noisy"]
         best = long[long["noise"] == kind].sort_values("ssim_mean", ascending=False).iloc[0]
         lines.append(f"{data}, {kind}: SSIM noisy {row['ssim_noisy']:.3f} -> pipeline {row['ssim_pipeline']:.3f} "

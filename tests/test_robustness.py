@@ -1,6 +1,7 @@
 """The classical denoising baselines behind Table 6."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from aecrypt import noise, robustness
@@ -58,11 +59,18 @@ def test_noise_table_gives_oracles_the_true_sigma_and_names_the_bm3d_subset():
 def test_matched_table6_states_parameters_targets_and_unreachable_kinds():
     clean, _ = _noisy_square()
     calibration = noise.calibrate(clean, {"gaussian": 0.5, "speckle": 0.06}, seed=0)
-    long, _ = robustness.noise_table(clean, lambda x: x, ["speckle", "gaussian"], seed=0, baselines={},
-                                     params=noise.matched_parameters(calibration))
-    table = robustness.matched_table6(long, calibration, "test").set_index("noise")
+    matched = noise.matched_parameters(calibration)
+    long, _ = robustness.noise_table(clean, lambda x: x, list(matched), seed=0, baselines={}, params=matched)
+    assert set(long["noise"]) == {"gaussian"}  # speckle has no matched level, so it is not measured
+    table = robustness.matched_table6(long, calibration, "test")
+    assert table["noise"].tolist() == ["speckle", "gaussian"] and (table["data"] == "test").all()
+    table = table.set_index("noise")
     assert table.loc["gaussian", "target_ssim_noisy"] == 0.5 and table.loc["gaussian", "calibration"].startswith("reached")
-    assert table.loc["speckle", "calibration"].startswith("unreachable")
+    assert abs(table.loc["gaussian", "ssim_noisy"] - 0.5) < 0.05
+    assert table.loc["speckle", "calibration"].startswith("unreachable") and pd.isna(table.loc["speckle", "ssim_pipeline"])
+    assert table.loc["speckle", "paper_ssim_noisy"] == 0.06 and table.loc["speckle", "parameters"] == "none matches"
+    lines = robustness.findings(robustness.matched_table6(long, calibration, "test"), long, "test")
+    assert lines[0].startswith("test, speckle: not measured (unreachable") and lines[1].startswith("test, gaussian: SSIM noisy")
     assert table.loc["gaussian", "parameters"].startswith("mean=0, var=")
     assert robustness.paper_noisy_ssim() == {"salt_pepper": 0.93, "speckle": 0.06, "poisson": 0.79, "gaussian": 0.13}
 
