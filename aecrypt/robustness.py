@@ -172,8 +172,9 @@ def noise_table(
 
     A baseline given as ``(function, n)`` runs on the first ``n`` images only (for slow
     ones), one given as ``Oracle`` is told each image's true noise level
-    (``noise.oracle_sigma``); each row says over how many images it is. Returns the long table (one row per
-    kind and method, mean and std of SSIM, MSE, PSNR) and the images, for example grids.
+    (``noise.oracle_sigma``); each row says over how many images it is. Returns the long
+    table (one row per kind and method, mean and std of SSIM, MSE, PSNR) and the images,
+    for example grids.
     """
     baselines = BASELINES if baselines is None else baselines
     params = params or {}
@@ -262,7 +263,7 @@ def matched_table6(long: pd.DataFrame, calibration: pd.DataFrame, data: str) -> 
         table[f"paper_{column}"] = table["noise"].map(paper[column])
     table["target_ssim_noisy"] = table["noise"].map(notes["target_ssim"])
     table["calibration"] = table["noise"].map(notes["note"])
-    return table
+    return table[["data", "noise", *(c for c in table.columns if c not in ("data", "noise"))]]
 
 
 def findings(table: pd.DataFrame, long: pd.DataFrame, data: str) -> list[str]:

@@ -64,6 +64,7 @@ def test_matched_table6_states_parameters_targets_and_unreachable_kinds():
     assert set(long["noise"]) == {"gaussian"}  # speckle has no matched level, so it is not measured
     table = robustness.matched_table6(long, calibration, "test")
     assert table["noise"].tolist() == ["speckle", "gaussian"] and (table["data"] == "test").all()
+    assert list(table.columns[:4]) == ["data", "noise", "parameters", "images"]  # Table 6's layout, parameters stated
     table = table.set_index("noise")
     assert table.loc["gaussian", "target_ssim_noisy"] == 0.5 and table.loc["gaussian", "calibration"].startswith("reached")
     assert abs(table.loc["gaussian", "ssim_noisy"] - 0.5) < 0.05
