@@ -114,7 +114,7 @@ Method = Callable[[np.ndarray], np.ndarray] | tuple[Callable[[np.ndarray], np.nd
 
 def bm3d_name(sigma: str, images: int) -> str:
     """BM3D's method name, with its noise level ('estimated' or 'oracle') and the images it runs on."""
-    return f"BM3D ({sigma} sigma, first {images} images)"
+    return f"BM3D ({sigma} sigma, first {images} images)" if images != 1 else f"BM3D ({sigma} sigma, first image only)"
 
 
 def bm3d_methods(images: int) -> dict[str, Method]:

@@ -53,6 +53,7 @@ def test_noise_table_gives_oracles_the_true_sigma_and_names_the_bm3d_subset():
     assert rows.loc["noisy input", "parameters"] == "mean=0, var=0.04"
     names = list(robustness.bm3d_methods(12))
     assert names == ["BM3D (estimated sigma, first 12 images)", "BM3D (oracle sigma, first 12 images)"]
+    assert robustness.bm3d_name("oracle", 1) == "BM3D (oracle sigma, first image only)"
     assert {robustness.NLM_ESTIMATED, robustness.NLM_ORACLE} <= set(robustness.BASELINES)
 
 
