@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from skimage.restoration import denoise_nl_means, estimate_sigma
 
 from aecrypt.metrics import image_quality, summarize_quality
 from aecrypt.paper import PAPER_TABLE6
-from aecrypt.noise import STRENGTH_PARAMETER, add_noise, noise_parameters
+from aecrypt.noise import STRENGTH_PARAMETER, add_noise, noise_parameters, oracle_sigma
 from aecrypt.progress import live
 
 MEDIAN_SIZE = 3
@@ -31,13 +32,17 @@ def median_baseline(images: np.ndarray) -> np.ndarray:
     return np.stack([median_filter(x, size=(MEDIAN_SIZE, MEDIAN_SIZE, 1)) for x in images]).astype(np.float32)
 
 
-def nl_means_baseline(images: np.ndarray) -> np.ndarray:
-    """Non-local means (scikit-image), strength set from each image's estimated noise level."""
+def nl_means_baseline(images: np.ndarray, sigmas: np.ndarray | None = None) -> np.ndarray:
+    """Non-local means (scikit-image), its strength set from each image's noise level: estimated
+    (``sigmas`` None) or given (an oracle's; an image given 0 has no noise and is returned as it is)."""
     out = []
-    for x in images:
+    for index, x in enumerate(images):
+        if sigmas is not None and sigmas[index] == 0:
+            out.append(np.asarray(x, np.float32))
+            continue
         grey = np.allclose(x[..., 0], x[..., -1])
         channel = x[..., :1] if grey else x
-        sigma = float(np.mean(estimate_sigma(channel, channel_axis=-1)))
+        sigma = float(np.mean(estimate_sigma(channel, channel_axis=-1))) if sigmas is None else float(sigmas[index])
         den = denoise_nl_means(channel, h=NLM_H_FACTOR * max(sigma, 1e-3), sigma=sigma, patch_size=NLM_PATCH,
                                patch_distance=NLM_DISTANCE, fast_mode=True, channel_axis=-1)
         den = den.reshape(channel.shape)
@@ -54,8 +59,9 @@ def bm3d_available() -> bool:
     return True
 
 
-def bm3d_baseline(images: np.ndarray, workers: int | None = None) -> np.ndarray:
-    """BM3D (Makinen et al.; the ``bm3d`` package) with the noise level estimated per image.
+def bm3d_baseline(images: np.ndarray, workers: int | None = None, sigmas: np.ndarray | None = None) -> np.ndarray:
+    """BM3D (Makinen et al.; the ``bm3d`` package) with the noise level estimated per image,
+    or given in ``sigmas`` (an oracle's; an image given 0 is returned as it is).
 
     Each image runs on one thread (with more, the package's output varies from run to run,
     as it says), and images are spread over ``workers`` threads (default: one per CPU):
@@ -64,28 +70,58 @@ def bm3d_baseline(images: np.ndarray, workers: int | None = None) -> np.ndarray:
     if not len(images):
         return np.asarray(images, np.float32)
     workers = min(len(images), workers or os.cpu_count() or 1)
+    given = [None] * len(images) if sigmas is None else list(sigmas)
     with ThreadPoolExecutor(workers) as pool:  # the package's C core releases the GIL
-        return np.stack(list(pool.map(_bm3d_image, list(images))))
+        return np.stack(list(pool.map(_bm3d_image, list(images), given)))
 
 
-def _bm3d_image(x: np.ndarray) -> np.ndarray:
-    """BM3D on one image on one thread; grey images (equal channels) as one channel."""
+def _bm3d_image(x: np.ndarray, sigma: float | None = None) -> np.ndarray:
+    """BM3D on one image on one thread; grey images (equal channels) as one channel; the noise
+    level estimated unless ``sigma`` is given (0: no noise, the image is returned as it is)."""
     import bm3d
 
+    if sigma is not None and sigma == 0:
+        return np.asarray(x, np.float32)
     profile = bm3d.BM3DProfile()
     profile.num_threads = 1
     grey = np.allclose(x[..., 0], x[..., -1])
     channel = x[..., 0] if grey else x
-    sigma = max(float(np.mean(estimate_sigma(channel, channel_axis=None if grey else -1))), 1e-3)
+    if sigma is None:
+        sigma = float(np.mean(estimate_sigma(channel, channel_axis=None if grey else -1)))
+    sigma = max(float(sigma), 1e-3)
     den = bm3d.bm3d(channel, sigma_psd=sigma, profile=profile) if grey else bm3d.bm3d_rgb(channel, sigma, profile=profile)
     den = np.repeat(np.asarray(den)[..., None], x.shape[-1], -1) if grey else np.asarray(den)
     return np.clip(den, 0, 1).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class Oracle:
+    """A denoiser told the noise's true level: ``noise_table`` calls ``fn(images, sigmas=...)``
+    with ``noise.oracle_sigma`` per image, on the first ``images`` only if that is set."""
+
+    fn: Callable[..., np.ndarray]
+    images: int | None = None
+
+
+#: Method names of the baselines, with the noise level each is given: estimated from the noisy image, or the oracle's.
+NLM_ESTIMATED, NLM_ORACLE = "non-local means (estimated sigma)", "non-local means (oracle sigma)"
 #: The fast classical baselines; BM3D (about 1 s per 96x96 colour image and CPU here) is added by the
-#: notebook on a subset of images, as ``(bm3d_baseline, max_images)``.
-BASELINES: dict[str, Callable[[np.ndarray], np.ndarray]] = {"median 3x3": median_baseline, "non-local means": nl_means_baseline}
-Method = Callable[[np.ndarray], np.ndarray] | tuple[Callable[[np.ndarray], np.ndarray], int | None]
+#: notebook on a subset of images (``bm3d_methods``).
+BASELINES: dict[str, Callable[[np.ndarray], np.ndarray] | Oracle] = {
+    "median 3x3": median_baseline, NLM_ESTIMATED: nl_means_baseline, NLM_ORACLE: Oracle(nl_means_baseline),
+}
+Method = Callable[[np.ndarray], np.ndarray] | tuple[Callable[[np.ndarray], np.ndarray], int | None] | Oracle
+
+
+def bm3d_name(sigma: str, images: int) -> str:
+    """BM3D's method name, with its noise level ('estimated' or 'oracle') and the images it runs on."""
+    return f"BM3D ({sigma} sigma, first {images} images)" if images != 1 else f"BM3D ({sigma} sigma, first image only)"
+
+
+def bm3d_methods(images: int) -> dict[str, Method]:
+    """BM3D with the estimated and with the oracle noise level, each on the first ``images`` images only."""
+    return {bm3d_name("estimated", images): (bm3d_baseline, images), bm3d_name("oracle", images): Oracle(bm3d_baseline, images)}
+
 
 #: The noise kinds a denoising model is trained on (Table 6's four, plus clean images so it
 #: does not forget them).
@@ -136,8 +172,10 @@ def noise_table(
     """Metrics against the originals for noisy, pipeline and baseline outputs, per noise kind.
 
     A baseline given as ``(function, n)`` runs on the first ``n`` images only (for slow
-    ones); each row says over how many images it is. Returns the long table (one row per
-    kind and method, mean and std of SSIM, MSE, PSNR) and the images, for example grids.
+    ones), one given as ``Oracle`` is told each image's true noise level
+    (``noise.oracle_sigma``); each row says over how many images it is. Returns the long
+    table (one row per kind and method, mean and std of SSIM, MSE, PSNR) and the images,
+    for example grids.
     """
     baselines = BASELINES if baselines is None else baselines
     params = params or {}
@@ -146,8 +184,12 @@ def noise_table(
         rng = np.random.default_rng([seed, index])
         used = noise_parameters(kind, **params.get(kind, {}))
         noisy = add_noise(originals, kind, rng, **used)
+        sigmas = oracle_sigma(kind, originals, noisy, used)
         outputs = {"noisy input": noisy, "autoencoder pipeline": pipeline(noisy)}
         for name, method in baselines.items():
+            if isinstance(method, Oracle):
+                outputs[name] = method.fn(noisy[: method.images], sigmas=sigmas[: method.images])
+                continue
             fn, limit = method if isinstance(method, tuple) else (method, None)
             outputs[name] = fn(noisy if limit is None else noisy[:limit])
         images[kind] = outputs
@@ -182,19 +224,48 @@ PIPELINE, NOISY = "autoencoder pipeline", "noisy input"
 
 def table6(long_by_data: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """The paper's Table 6 layout (SSIM and MSE of the noisy input and of the pipeline's
-    output) for each image set, from ``noise_table``'s long tables, with the paper's
-    numbers beside ours in columns labelled ``paper_``."""
+    output) for each image set, from ``noise_table``'s long tables, with the noise
+    parameters used and the paper's numbers beside ours in columns labelled ``paper_``."""
     frames = []
     for data, long in long_by_data.items():
         kinds = [k for k in TABLE6_KINDS if k in set(long["noise"])]
         wide = long.pivot(index="noise", columns="method", values=["ssim_mean", "mse_mean", "images"]).reindex(kinds)
+        parameters = long.groupby("noise")["parameters"].first().reindex(kinds)
         frames.append(pd.DataFrame({
-            "data": data, "noise": kinds, "images": wide[("images", PIPELINE)].astype(int).values,
+            "data": data, "noise": kinds, "parameters": parameters.values, "images": wide[("images", PIPELINE)].astype(int).values,
             "ssim_noisy": wide[("ssim_mean", NOISY)].values, "ssim_pipeline": wide[("ssim_mean", PIPELINE)].values,
             "mse_noisy": wide[("mse_mean", NOISY)].values, "mse_pipeline": wide[("mse_mean", PIPELINE)].values,
         }))
     paper = PAPER_TABLE6.add_prefix("paper_").rename(columns={"paper_noise": "noise"})
     return pd.concat(frames, ignore_index=True).merge(paper, on="noise", how="left")
+
+
+#: Table 6's noise kinds whose strength is matched to the paper's noisy-input SSIM.
+MATCHED_KINDS = [k for k in TABLE6_KINDS if k != "none"]
+
+
+def paper_noisy_ssim() -> dict[str, float]:
+    """The paper's Table 6 SSIM of each noisy input, the targets of the matched table."""
+    paper = PAPER_TABLE6.set_index("noise")["ssim_noisy"]
+    return {kind: float(paper[kind]) for kind in MATCHED_KINDS}
+
+
+def matched_table6(long: pd.DataFrame, calibration: pd.DataFrame, data: str) -> pd.DataFrame:
+    """Table 6 at the paper's noise levels: ``table6`` of one image set whose noise strengths
+    came from ``noise.calibrate``, with the target SSIM and a ``calibration`` note per kind.
+    A kind whose target no strength reaches gets a row that says so, with no measurements."""
+    notes = calibration.set_index("noise")
+    kinds = [k for k in MATCHED_KINDS if k in notes.index]
+    measured = table6({data: long}) if len(long) else pd.DataFrame(columns=["data", "noise"])
+    table = measured.set_index("noise").reindex(kinds).reset_index()
+    table["data"] = data
+    table["parameters"] = table["parameters"].fillna("none matches")
+    paper = PAPER_TABLE6.set_index("noise")
+    for column in ("ssim_noisy", "ssim_pipeline", "mse_noisy", "mse_pipeline"):
+        table[f"paper_{column}"] = table["noise"].map(paper[column])
+    table["target_ssim_noisy"] = table["noise"].map(notes["target_ssim"])
+    table["calibration"] = table["noise"].map(notes["note"])
+    return table[["data", "noise", *(c for c in table.columns if c not in ("data", "noise"))]]
 
 
 def findings(table: pd.DataFrame, long: pd.DataFrame, data: str) -> list[str]:
@@ -204,6 +275,9 @@ def findings(table: pd.DataFrame, long: pd.DataFrame, data: str) -> list[str]:
     lines = []
     for kind in rows.index.drop("none", errors="ignore"):
         row = rows.loc[kind]
+        if kind not in set(long["noise"]):
+            lines.append(f"{data}, {kind}: not measured ({row.get('calibration', 'no images')})")
+            continue
         gain = row["ssim_pipeline"] - row["ssim_noisy"]
         best = long[long["noise"] == kind].sort_values("ssim_mean", ascending=False).iloc[0]
         lines.append(f"{data}, {kind}: SSIM noisy {row['ssim_noisy']:.3f} -> pipeline {row['ssim_pipeline']:.3f} "

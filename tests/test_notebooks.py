@@ -91,9 +91,16 @@ def test_smoke_study_runs_every_notebook(smoke_study):
     from aecrypt.robustness import bm3d_available
 
     long = pd.read_csv(out / "table6_noise_robustness_all.csv")
-    assert {"noisy input", "autoencoder pipeline", "median 3x3", "non-local means", "denoising autoencoder pipeline"} <= set(long["method"])
-    assert ("BM3D" in set(long["method"])) == bm3d_available()
+    from aecrypt.robustness import NLM_ESTIMATED, NLM_ORACLE, bm3d_methods
+
+    methods = set(long["method"])
+    assert {"noisy input", "autoencoder pipeline", "median 3x3", NLM_ESTIMATED, NLM_ORACLE, "denoising autoencoder pipeline"} <= methods
+    assert (set(bm3d_methods(2)) <= methods) == bm3d_available()  # the smoke profile's bm3d_images, named in the method
     assert set(pd.read_csv(out / "table6_noise_robustness.csv")["data"]) == {"test", "other people's scans (OOD)"}
+    poisson = long[(long["noise"] == "poisson") & (long["method"] == "noisy input")]
+    assert (poisson["ssim_mean"] < 0.999).all() and (poisson["parameters"] == "peak=256").all()  # Poisson degrades now
+    matched = pd.read_csv(out / "table6_matched.csv")
+    assert set(matched["noise"]) == {"salt_pepper", "speckle", "poisson", "gaussian"} and matched["calibration"].notna().all()
     # notebook 06: the security tables and figures
     for stem in ("table_cipher_statistics", "table_differential", "table_feature_similarity", "table_substitute_decoder",
                  "table_attack_curve"):
