@@ -225,16 +225,20 @@ PIPELINE, NOISY = "autoencoder pipeline", "noisy input"
 def table6(long_by_data: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """The paper's Table 6 layout (SSIM and MSE of the noisy input and of the pipeline's
     output) for each image set, from ``noise_table``'s long tables, with the noise
-    parameters used and the paper's numbers beside ours in columns labelled ``paper_``."""
+    parameters used, the global SSIM (the paper's Eq. 1 over the whole image) beside the
+    windowed one, and the paper's numbers beside ours in columns labelled ``paper_``."""
     frames = []
     for data, long in long_by_data.items():
         kinds = [k for k in TABLE6_KINDS if k in set(long["noise"])]
-        wide = long.pivot(index="noise", columns="method", values=["ssim_mean", "mse_mean", "images"]).reindex(kinds)
+        values = ["ssim_mean", "mse_mean", "images"] + (["ssim_global_mean"] if "ssim_global_mean" in long else [])
+        wide = long.pivot(index="noise", columns="method", values=values).reindex(kinds)
         parameters = long.groupby("noise")["parameters"].first().reindex(kinds)
         frames.append(pd.DataFrame({
             "data": data, "noise": kinds, "parameters": parameters.values, "images": wide[("images", PIPELINE)].astype(int).values,
             "ssim_noisy": wide[("ssim_mean", NOISY)].values, "ssim_pipeline": wide[("ssim_mean", PIPELINE)].values,
             "mse_noisy": wide[("mse_mean", NOISY)].values, "mse_pipeline": wide[("mse_mean", PIPELINE)].values,
+            **({"global_ssim_noisy": wide[("ssim_global_mean", NOISY)].values,
+                "global_ssim_pipeline": wide[("ssim_global_mean", PIPELINE)].values} if "ssim_global_mean" in long else {}),
         }))
     paper = PAPER_TABLE6.add_prefix("paper_").rename(columns={"paper_noise": "noise"})
     return pd.concat(frames, ignore_index=True).merge(paper, on="noise", how="left")

@@ -29,6 +29,14 @@ def test_table6_puts_each_image_set_beside_the_papers_numbers():
     assert row["parameters"] == "gaussian parameters"  # each table states its noise parameters
     assert row["paper_ssim_noisy"] == 0.13 and row["paper_ssim_pipeline"] == 0.41  # Table 6 as printed
     assert table[table["noise"] == "none"]["paper_ssim_pipeline"].iloc[0] == 0.9528
+    assert "global_ssim_noisy" not in table  # only when the long table has it
+
+
+def test_table6_gives_the_global_ssim_beside_the_windowed_one():
+    long = _long(0.2, 0.9)
+    long["ssim_global_mean"] = long["ssim_mean"] + 0.05
+    row = table6({"test": long}).set_index("noise").loc["gaussian"]
+    assert (row["global_ssim_noisy"], row["global_ssim_pipeline"]) == pytest.approx((0.25, 0.95))
 
 
 def test_noise_findings_say_better_or_worse_and_the_best_method():
