@@ -47,13 +47,20 @@ def noise_parameters(kind: str, **params: float) -> dict[str, float]:
 
 
 def add_noise(images: np.ndarray, kind: str, rng: np.random.Generator, **params: float) -> np.ndarray:
-    """Return a noisy copy of float images in [0, 1]; reproducible from ``rng``, clipped to [0, 1]."""
+    """Return a noisy copy of float images in [0, 1]; reproducible from ``rng``, clipped to [0, 1].
+
+    Grey images stored with equal channels (MRI replicated to the model's three) get one
+    noise field, replicated: a scanner adds noise to the one grey value of a pixel, not
+    independently to three copies of it. Colour images get noise per channel.
+    """
     full = noise_parameters(kind, **params)
     x = np.asarray(images, dtype=np.float64)
     if x.size and (x.min() < 0.0 or x.max() > 1.0):
         raise ParameterError("add_noise expects float images scaled to [0, 1]")
     if kind == "none":
         return x.astype(np.float32)
+    if x.ndim >= 3 and x.shape[-1] > 1 and np.array_equal(x, np.broadcast_to(x[..., :1], x.shape)):
+        return np.repeat(add_noise(x[..., :1], kind, rng, **params), x.shape[-1], axis=-1)
     if kind == "poisson":
         peak = full["peak"]
         if not peak > 0:

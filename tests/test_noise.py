@@ -118,3 +118,17 @@ def test_calibration_says_when_a_target_is_unreachable(scans):
     assert matched_parameters(table) == {"gaussian": {"var": gaussian["value"]}}  # no matched level for speckle
     with pytest.raises(ParameterError):
         calibrate_strength(scans, "none", 0.5, seed=0)
+
+
+@pytest.mark.parametrize("kind", ["salt_pepper", "speckle", "poisson", "gaussian"])
+def test_grey_images_get_one_noise_field_and_colour_images_one_per_channel(kind):
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.uniform(0.2, 0.8, (2, 16, 16, 1)), 3, axis=-1)
+    noisy = add_noise(grey, kind, np.random.default_rng(1))
+    assert np.array_equal(noisy, np.repeat(noisy[..., :1], 3, axis=-1)) and not np.array_equal(noisy, grey)
+    # the same draw as noise added to the single grey channel
+    assert np.array_equal(noisy[..., :1], add_noise(grey[..., :1], kind, np.random.default_rng(1)))
+    colour = grey.copy()
+    colour[..., 0] *= 0.5
+    noisy_colour = add_noise(colour, kind, np.random.default_rng(1))
+    assert not np.array_equal(noisy_colour[..., 1], noisy_colour[..., 2])
