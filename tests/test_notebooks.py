@@ -188,29 +188,13 @@ def test_readme_folder_example_uses_one_split_in_every_notebook(tmp_path, rng):
     # README: aecrypt reproduce --dataset folder --data-dir ... -p per_class 5 -p fundus_crop True
     folder = _fundus_folder(tmp_path / "photos", rng)
     with study_dirs(tmp_path / "study"):
-        run_study("smoke", only=["02", "05"], overrides={"dataset": "folder", "data_dir": str(folder), "per_class": 5, "fundus_crop": True})
+        run_study("smoke", only=["02", "03"], overrides={"dataset": "folder", "data_dir": str(folder), "per_class": 5, "fundus_crop": True})
     runs = results_of(tmp_path / "study") / "runs"
-    trained, tested = (json.loads((runs / f"{name}.json").read_text()) for name in ("02_train_autoencoder", "05_noise_robustness"))
+    trained, tested = (json.loads((runs / f"{name}.json").read_text()) for name in ("02_train_autoencoder", "03_encrypt_decrypt"))
     assert trained["data"]["test_hash"] == tested["data"]["test_hash"]
     assert trained["data"]["train_hash"] == tested["data"]["train_hash"]
     assert tested["parameters"]["per_class"] == 5 and tested["parameters"]["fundus_crop"] is True
     assert trained["data"]["train"] + trained["data"]["validation"] + trained["data"]["test"] == 15
-
-
-@pytest.mark.notebooks
-def test_hand_papermill_run_writes_to_scratch_and_leaves_git_clean(tmp_path):
-    import papermill
-
-    def status() -> str:
-        return subprocess.run(["git", "status", "--porcelain"], cwd=config.PROJ_ROOT, capture_output=True, text=True).stdout
-
-    before = status()
-    path = config.NOTEBOOKS_DIR / "01_data_prep.ipynb"
-    nb = papermill.execute_notebook(str(path), str(tmp_path / "01.ipynb"), parameters={"profile": "smoke"},
-                                    kernel_name=kernel_name(), progress_bar=False, cwd=str(path.parent))
-    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
-    assert "Ad-hoc run: outputs go to results/scratch/smoke" in text
-    assert status() == before
 
 
 @pytest.mark.parametrize("value, expected", [("abc", "must be an integer"), (-32, "between 8 and 4096"), (0, "between 8 and 4096"), (True, "must be an integer")])
@@ -295,18 +279,24 @@ def test_unknown_profile_and_notebook():
 
 
 @pytest.mark.notebooks
-def test_notebook_03_runs_on_the_committed_model(tmp_path):
+def test_notebook_03_by_hand_runs_on_the_committed_model_and_leaves_git_clean(tmp_path):
     # A fresh clone holds the default run's model: notebook 03 runs at the default profile
-    # with no training, by hand (so into results/scratch/, leaving the tree clean).
+    # with no training; run by hand, it writes into results/scratch/ and leaves the tree clean.
     import papermill
 
     from aecrypt.study import MANIFEST_FILE, model_folder
 
+    def status() -> str:
+        return subprocess.run(["git", "status", "--porcelain"], cwd=config.PROJ_ROOT, capture_output=True, text=True).stdout
+
     committed = model_folder("default")
     tracked = subprocess.run(["git", "ls-files", str(committed)], cwd=config.PROJ_ROOT, capture_output=True, text=True).stdout.split()
     assert {Path(name).name for name in tracked} >= {"encoder.keras", "decoder.keras", MANIFEST_FILE}
+    before = status()
     path = config.NOTEBOOKS_DIR / "03_encrypt_decrypt.ipynb"
     nb = papermill.execute_notebook(str(path), str(tmp_path / "03.ipynb"), parameters={"profile": "default"},
                                     kernel_name=kernel_name(), progress_bar=False, cwd=str(path.parent))
     text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert "Model: models/default/main" in text
+    assert "Ad-hoc run: outputs go to results/scratch/default" in text
+    assert status() == before
