@@ -284,12 +284,12 @@ def test_notebook_03_by_hand_runs_on_the_committed_model_and_leaves_git_clean(tm
     # with no training; run by hand, it writes into results/scratch/ and leaves the tree clean.
     import papermill
 
-    from aecrypt.study import MANIFEST_FILE, model_folder
+    from aecrypt.study import MANIFEST_FILE
 
     def status() -> str:
         return subprocess.run(["git", "status", "--porcelain"], cwd=config.PROJ_ROOT, capture_output=True, text=True).stdout
 
-    committed = model_folder("default")
+    committed = config.COMMITTED_MODEL_DIR  # the repository's (the tests point MODELS_DIR elsewhere)
     tracked = subprocess.run(["git", "ls-files", str(committed)], cwd=config.PROJ_ROOT, capture_output=True, text=True).stdout.split()
     assert {Path(name).name for name in tracked} >= {"encoder.keras", "decoder.keras", MANIFEST_FILE}
     before = status()
