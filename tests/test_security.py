@@ -211,7 +211,8 @@ def test_one_flipped_byte_passes_the_paper_scheme_and_not_gcm(key):
 def test_attack_sizes_stop_at_what_the_attacker_has():
     from aecrypt.security import attack_sizes
 
-    assert attack_sizes(57) == [("10", 10), ("30", 30), ("all", 57)]
-    assert attack_sizes(200) == [("10", 10), ("30", 30), ("100", 100), ("all", 200)]
-    assert attack_sizes(30) == [("10", 10), ("all", 30)]
+    assert attack_sizes(57) == [("10", 10), ("all", 57)]
+    assert attack_sizes(200) == [("10", 10), ("100", 100), ("all", 200)]
+    assert attack_sizes(100) == [("10", 10), ("all", 100)]
+    assert attack_sizes(200, sizes=(10, 30)) == [("10", 10), ("30", 30), ("all", 200)]
     assert attack_sizes(4) == [("all", 4)]
