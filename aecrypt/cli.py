@@ -250,7 +250,7 @@ def _finish(verb: str, noun: str, jobs: list[Job], failed: int, out: Path, secon
     if failed:
         raise BatchFailedError(f"{failed} of {len(jobs)} {noun}(s) failed (named above); {verb} the other {done} into {out}/")
     if not quiet:
-        print(f"{verb} {done} {noun}(s) into {out}/ in {seconds:.2f} s ({done / max(seconds, 1e-9):.1f} images/s)")
+        print(f"{verb} {done} {noun}(s) into {out}/ in {seconds:.2f} s ({done / max(seconds, 1e-9):.1f} {noun}s/s)")
 
 
 def cmd_keygen(args: argparse.Namespace) -> None:
