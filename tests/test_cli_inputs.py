@@ -29,16 +29,11 @@ from skimage.transform import resize
 from aecrypt.cipher import MAGIC, encrypt_features, generate_key, read_header, save_key
 from aecrypt.metrics import ssim
 from aecrypt.model import build_autoencoder, save_model
+from clirun import aecrypt
 
 SIZE = 16  # image side of the tiny models; their feature maps are 8x8x3
 FEATURES = (SIZE // 2, SIZE // 2, 3)
 KILL_PAYLOADS = 300
-
-
-def aecrypt(*args, cwd=None, timeout=300):
-    """Run the command line in a fresh process, as a user would."""
-    return subprocess.run([sys.executable, "-m", "aecrypt.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
