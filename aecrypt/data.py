@@ -75,7 +75,9 @@ class SkippedImagesWarning(UserWarning):
 class DatasetSplit:
     """A dataset split into training, validation and test images (float32 in [0, 1], NHWC),
     with labels and names; ``guard`` images sit in the gaps between slabs and are used by
-    none of the three (only to measure what a neighbour of a training image scores)."""
+    none of the three (only to measure what a neighbour of a training image scores). For a
+    folder larger than the memory bound the four image sets are ``shards.ShardedImages``,
+    which index like arrays but stay on disk."""
 
     x_train: np.ndarray
     x_test: np.ndarray

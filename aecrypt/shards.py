@@ -109,6 +109,10 @@ class ShardedImages:
         return len(self.index)
 
     def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, tuple):  # x[images, rows, ...]: read the images, then index within them
+            if not key or key[0] is Ellipsis:
+                return np.asarray(self)[key]
+            return self[key[0]][(slice(None), *key[1:]) if np.ndim(self.index[key[0]]) else key[1:]]
         picked = self.index[key]
         if np.ndim(picked) == 0:
             return self._store.read(np.array([picked]))[0]

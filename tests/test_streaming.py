@@ -57,6 +57,7 @@ def test_sharded_cache_is_written_shard_by_shard_and_reads_back_the_in_memory_ar
         assert split.x_train.shape == in_memory.x_train.shape and len(split.x_test) == len(in_memory.x_test)
         assert np.array_equal(split.x_train[3], in_memory.x_train[3])
         assert np.array_equal(split.x_test[1:3], in_memory.x_test[1:3])
+        assert np.array_equal(split.x_train[[4, 0], ..., 1], in_memory.x_train[[4, 0], ..., 1])
         assert (split.names_train, split.names_val, split.names_test) == (in_memory.names_train, in_memory.names_val, in_memory.names_test)
         assert split.y_train.tolist() == in_memory.y_train.tolist() and split.test_hash() == in_memory.test_hash()
         drop = {"data_path", "memory_limit_mb"}
