@@ -74,6 +74,7 @@ def test_sharded_cache_is_written_shard_by_shard_and_reads_back_the_in_memory_ar
 
 def test_a_folder_over_the_memory_bound_trains_streamed_with_the_in_memory_loss_curve(tmp_path, rng):
     from aecrypt.model import build_autoencoder, save_model
+    from aecrypt.pipeline import encode
     from aecrypt.training import seed_everything, train_autoencoder
 
     root = _folder(tmp_path, rng)
@@ -89,6 +90,7 @@ def test_a_folder_over_the_memory_bound_trains_streamed_with_the_in_memory_loss_
         assert np.isfinite(result.history[["loss", "val_loss"]].values).all() and checkpoint.is_file()
         curves[result.data_path] = result.history[["loss", "val_loss"]].values
         if bound is not None:
+            assert np.array_equal(encode(encoder, split.x_test), encode(encoder, np.asarray(split.x_test)))  # read in batches
             save_model(encoder, tmp_path / "encoder.keras")
             assert (tmp_path / "encoder.keras").is_file()
     assert set(curves) == {"in memory", "streamed"}
