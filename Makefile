@@ -47,7 +47,7 @@ test: $(STAMP_DEV) kernel ## Set up and run the test suite
 lab: kernel ## Open JupyterLab: notebooks/ to run, results/default/executed/ to read the committed run
 	$(BIN)/jupyter lab --ServerApp.root_dir=.
 
-bench: kernel ## Run the performance benchmark into results/bench/
+bench: kernel ## Run the performance benchmark (with the 20,000-image scale part) into results/bench/
 	$(BIN)/python benchmarks/bench.py
 
 clean: ## Remove caches, models trained by hand or at smoke size, scratch runs (keeps everything committed)

@@ -4,6 +4,8 @@ Nothing is downloaded: the MNI152 template ships inside the ``nilearn`` wheel an
 retina photograph inside ``scikit-image``. A user's own folder (Messidor-2, EyePACS, or
 any tree of images) is read, never modified. Loaded sets are cached in
 ``data/processed/`` with a manifest; a cache whose manifest does not match is rebuilt.
+A folder whose processed images would need more than ``memory_limit_mb`` is cached as
+.npy shards and read from disk (``aecrypt.shards``), split exactly as in memory.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 from skimage.transform import resize
 
-from aecrypt import config
+from aecrypt import config, shards
 from aecrypt.errors import DatasetError, ImageReadError, ParameterError
 from aecrypt.results import atomic_file
 
@@ -73,7 +75,9 @@ class SkippedImagesWarning(UserWarning):
 class DatasetSplit:
     """A dataset split into training, validation and test images (float32 in [0, 1], NHWC),
     with labels and names; ``guard`` images sit in the gaps between slabs and are used by
-    none of the three (only to measure what a neighbour of a training image scores)."""
+    none of the three (only to measure what a neighbour of a training image scores). For a
+    folder larger than the memory bound the four image sets are ``shards.ShardedImages``,
+    which index like arrays but stay on disk."""
 
     x_train: np.ndarray
     x_test: np.ndarray
@@ -87,6 +91,11 @@ class DatasetSplit:
     x_guard: np.ndarray = field(default_factory=lambda: np.zeros((0, 1, 1, 1), np.float32))
     names_guard: list[str] = field(default_factory=list)
     manifest: dict = field(default_factory=dict)
+
+    @property
+    def data_path(self) -> str:
+        """"streamed" when the images stay in shards on disk (``shards.ShardedImages``), else "in memory"."""
+        return "streamed" if isinstance(self.x_train, shards.ShardedImages) else "in memory"
 
     @property
     def classes(self) -> list[str]:
@@ -419,16 +428,21 @@ def read_images(files: list[Path], strict: bool = False) -> tuple[list[np.ndarra
             if strict:
                 raise
             skipped.append((path, str(exc)))
-    if skipped:
-        names = ", ".join(p.name for p, _ in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
-        warnings.warn(
-            f"skipped {len(skipped)} unreadable image(s) of {len(files)}: {names} (pass strict=True to stop instead)",
-            SkippedImagesWarning,
-            stacklevel=2,
-        )
+    _warn_skipped(skipped, len(files))
     if not images:
         raise DatasetError("none of the images could be read")
     return images, kept
+
+
+def _warn_skipped(skipped: list[tuple[Path, str]], total: int) -> None:
+    """One warning naming the unreadable files that were left out (none: no warning)."""
+    if skipped:
+        names = ", ".join(p.name for p, _ in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+        warnings.warn(
+            f"skipped {len(skipped)} unreadable image(s) of {total}: {names} (pass strict=True to stop instead)",
+            SkippedImagesWarning,
+            stacklevel=3,
+        )
 
 
 # ------------------------------------------------------------ subsets and splits
@@ -563,13 +577,16 @@ def load_dataset(
     validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
     strict: bool = False,
     use_cache: bool = True,
+    memory_limit_mb: float | None = None,
 ) -> DatasetSplit:
     """Load, resize and split a dataset, reusing the processed cache only when it matches exactly.
 
     ``split`` is "slabs" (the default for the MNI152 volume: whole slabs of each plane,
     ``guard_mm`` apart) or "random" (the default for folders). ``per_class`` keeps a
     balanced subset before the split; ``max_images`` a seeded subset of the split's
-    images, each role in proportion (for smoke runs).
+    images, each role in proportion (for smoke runs). A folder whose processed images would
+    need more than ``memory_limit_mb`` MiB (default ``shards.DEFAULT_MEMORY_LIMIT_MB``) is
+    cached as .npy shards and its splits are ``shards.ShardedImages`` read from disk.
     """
     if dataset not in DATASETS:
         raise DatasetError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
@@ -583,6 +600,7 @@ def load_dataset(
     if split == "slabs" and dataset != "mni152":
         raise ParameterError("split='slabs' needs slices of a volume (dataset 'mni152'); a folder of photographs uses split='random'")
     _check_fractions(test_fraction, validation_fraction)
+    memory_limit_mb = shards.check_memory_limit(shards.DEFAULT_MEMORY_LIMIT_MB if memory_limit_mb is None else memory_limit_mb)
     params = {
         "dataset": dataset,
         "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else None,
@@ -602,9 +620,14 @@ def load_dataset(
     sources = _sources(dataset, data_dir)
     cache_id = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
     cache_path = config.PROCESSED_DIR / f"{dataset}-{image_size}px-{cache_id}"
+    if dataset == "folder" and _expected_bytes(data_dir, per_class, max_images, image_size, channels) > memory_limit_mb * 2**20:
+        result = _load_streamed(params, sources, cache_path if use_cache else None, strict, memory_limit_mb)
+        result.manifest.update(data_path=result.data_path, memory_limit_mb=memory_limit_mb)
+        return result
     if use_cache:
         cached = _read_cache(cache_path, params, sources)
         if cached is not None:
+            cached.manifest.update(data_path=cached.data_path, memory_limit_mb=memory_limit_mb)
             return cached
 
     positions = None
@@ -617,36 +640,115 @@ def load_dataset(
         labels = [labels[i] for i in kept]
         names = [str(files[i].relative_to(root)) for i in kept]
     labels_arr = np.array(labels, dtype=str)
-    rng = np.random.default_rng(seed)
-    chosen = np.arange(len(raw))
-    if per_class is not None:
-        chosen = balanced_subset(labels_arr, per_class, rng)
-    if split == "slabs":
-        roles = slab_roles(labels_arr[chosen], positions[chosen], test_fraction, validation_fraction, guard_mm, rng)
+    chosen, roles = _choose(labels_arr, positions, params)
+    images = np.stack([prepare_image(raw[i], image_size, channels, fundus_crop) for i in _progress(chosen, "resizing")])
+    result = _assemble(lambda idx: images[idx], labels_arr[chosen], [names[i] for i in chosen], roles, params, sources)
+    if use_cache:
+        _write_cache(cache_path, result)
+    result.manifest.update(data_path=result.data_path, memory_limit_mb=memory_limit_mb)
+    return result
+
+
+def _choose(labels: np.ndarray, positions: np.ndarray | None, params: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The images a split uses (indices into ``labels``) and each one's role, drawn from the seed."""
+    rng = np.random.default_rng(params["seed"])
+    chosen = np.arange(len(labels))
+    if params["per_class"] is not None:
+        chosen = balanced_subset(labels, params["per_class"], rng)
+    if params["split"] == "slabs":
+        roles = slab_roles(labels[chosen], positions[chosen], params["test_fraction"], params["validation_fraction"], params["guard_mm"], rng)
     else:
-        roles = random_roles(labels_arr[chosen], test_fraction, validation_fraction, rng)
-    if max_images is not None:
-        keep = _subsample_roles(roles, labels_arr[chosen], max_images, rng)
+        roles = random_roles(labels[chosen], params["test_fraction"], params["validation_fraction"], rng)
+    if params["max_images"] is not None:
+        keep = _subsample_roles(roles, labels[chosen], params["max_images"], rng)
         keep = np.union1d(keep, np.flatnonzero(roles == "guard"))
         chosen, roles = chosen[keep], roles[keep]
-    images = np.stack([prepare_image(raw[i], image_size, channels, fundus_crop) for i in _progress(chosen, "resizing")])
-    labels_arr, names = labels_arr[chosen], [names[i] for i in chosen]
+    return chosen, roles
+
+
+def _assemble(take, labels: np.ndarray, names: list[str], roles: np.ndarray, params: dict, sources: dict) -> DatasetSplit:
+    """A DatasetSplit and its manifest from the chosen images' labels, names and roles;
+    ``take(indices)`` gives those images (an array, or a view of shards on disk)."""
     part = {role: np.flatnonzero(roles == role) for role in ROLES}
     result = DatasetSplit(
-        x_train=images[part["train"]], x_test=images[part["test"]],
-        y_train=labels_arr[part["train"]], y_test=labels_arr[part["test"]],
+        x_train=take(part["train"]), x_test=take(part["test"]),
+        y_train=labels[part["train"]], y_test=labels[part["test"]],
         names_train=[names[i] for i in part["train"]], names_test=[names[i] for i in part["test"]],
-        x_val=images[part["validation"]], y_val=labels_arr[part["validation"]], names_val=[names[i] for i in part["validation"]],
-        x_guard=images[part["guard"]], names_guard=[names[i] for i in part["guard"]],
+        x_val=take(part["validation"]), y_val=labels[part["validation"]], names_val=[names[i] for i in part["validation"]],
+        x_guard=take(part["guard"]), names_guard=[names[i] for i in part["guard"]],
     )
     result.manifest = {
         "parameters": params, "sources": sources,
         **{role: [names[i] for i in part[role]] for role in ROLES},
-        "labels": {role: labels_arr[part[role]].tolist() for role in ROLES},
+        "labels": {role: labels[part[role]].tolist() for role in ROLES},
     }
-    if use_cache:
-        _write_cache(cache_path, result)
     return result
+
+
+def _expected_bytes(data_dir: str | Path, per_class: int | None, max_images: int | None, image_size: int, channels: int) -> int:
+    """What a folder's processed images would take in memory (an upper bound: every labelled file)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedImagesWarning)  # load_dataset warns once, when it reads
+        _, labels = folder_labels(data_dir, find_images(data_dir))
+    count = len(labels)
+    if per_class is not None:
+        count = min(count, per_class * len(set(labels)))
+    if max_images is not None:
+        count = min(count, max_images)
+    return count * shards.image_bytes(image_size, channels)
+
+
+def _load_streamed(params: dict, sources: dict, cache_path: Path | None, strict: bool, memory_limit_mb: float) -> DatasetSplit:
+    """A folder too large for memory: read, resize and write it shard by shard (or reuse the
+    shards cached for these parameters), then split it as ``load_dataset`` splits in memory."""
+    final = None if cache_path is None else cache_path.with_name(cache_path.name + ".shards")
+    root = Path(params["data_dir"])
+    files, labels = folder_labels(root, find_images(root))
+    image_shape = (params["image_size"], params["image_size"], params["channels"])
+    cached = shards.open_store(final, params, sources) if final is not None else None
+    if cached is not None:
+        store, manifest = cached
+        take = lambda role: shards.ShardedImages(store, manifest["positions"][role])
+        split = DatasetSplit(
+            x_train=take("train"), x_test=take("test"),
+            y_train=np.array(manifest["labels"]["train"], str), y_test=np.array(manifest["labels"]["test"], str),
+            names_train=manifest["train"], names_test=manifest["test"],
+            x_val=take("validation"), y_val=np.array(manifest["labels"]["validation"], str), names_val=manifest["validation"],
+            x_guard=take("guard"), names_guard=manifest["guard"],
+        )
+        split.manifest = {key: manifest[key] for key in ("parameters", "sources", *ROLES, "labels")}
+        return split
+    kept, skipped = [], []
+
+    def prepared() -> Iterator[np.ndarray]:
+        for index, path in enumerate(_progress(files, "reading and resizing images")):
+            try:
+                image = read_image(path)
+            except ImageReadError as exc:
+                if strict:
+                    raise
+                skipped.append((path, str(exc)))
+                continue
+            kept.append(index)
+            yield prepare_image(image, params["image_size"], params["channels"], params["fundus_crop"])
+
+    per_shard = shards.shard_images(params["image_size"], params["channels"], memory_limit_mb)
+    store = shards.build_store(prepared(), final, per_shard, image_shape)
+    _warn_skipped(skipped, len(files))
+    if not kept:
+        raise DatasetError("none of the images could be read")
+    labels_arr = np.array([labels[i] for i in kept], dtype=str)
+    names = [str(files[i].relative_to(root)) for i in kept]
+    chosen, roles = _choose(labels_arr, None, params)
+    everything = shards.ShardedImages(store, chosen)
+    split = _assemble(everything.subset, labels_arr[chosen], [names[i] for i in chosen], roles, params, sources)
+    if final is not None:
+        positions = {role: getattr(split, attr).index.tolist() for role, attr in
+                     (("train", "x_train"), ("validation", "x_val"), ("test", "x_test"), ("guard", "x_guard"))}
+        store = shards.commit_store(store, final, {**split.manifest, "positions": positions, "image_shape": list(image_shape)})
+        for attr in ("x_train", "x_val", "x_test", "x_guard"):
+            setattr(split, attr, shards.ShardedImages(store, getattr(split, attr).index))
+    return split
 
 
 def held_out_images(split: DatasetSplit, guard_mm: float) -> tuple[np.ndarray, list[str]]:

@@ -41,6 +41,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "bm3d_images": (0, None),
     "seed": (0, 2**32 - 1),
     "image_index": (0, None),
+    "memory_limit_mb": (1e-3, None),  # shards.DEFAULT_MEMORY_LIMIT_MB; a tiny bound streams tiny folders (tests)
 }
 #: Parameters whose value is one of a few words.
 CHOICES: dict[str, tuple[str, ...]] = {

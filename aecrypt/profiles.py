@@ -10,6 +10,7 @@ from typing import Any
 
 from aecrypt.errors import ParameterError
 from aecrypt.paper import PAPER_EPOCHS, PAPER_IMAGE_SIZE, PAPER_IMAGES
+from aecrypt.shards import DEFAULT_MEMORY_LIMIT_MB
 
 #: Shared by every notebook; each notebook uses the subset it declares. Every profile
 #: trains in float32: "auto" picks bfloat16 where the CPU has it, so tables would differ
@@ -32,6 +33,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "denoise_epochs": 1,
         "bm3d_images": 2,
         "precision": "float32",
+        "memory_limit_mb": DEFAULT_MEMORY_LIMIT_MB,
     },
     # What `make reproduce` runs: Table 2's layers on 96x96 images, all MNI152 slices in the
     # slab split, 20 epochs of 8 images a step with early stopping on validation loss
@@ -56,6 +58,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "denoise_epochs": 2,
         "bm3d_images": 8,
         "precision": "float32",
+        "memory_limit_mb": DEFAULT_MEMORY_LIMIT_MB,
     },
     # Section 4 as written: 224x224, adamax, MSE, 60 epochs, 80/20 split, 200 images.
     "paper": {
@@ -74,6 +77,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "denoise_epochs": 20,
         "bm3d_images": 40,
         "precision": "float32",
+        "memory_limit_mb": DEFAULT_MEMORY_LIMIT_MB,  # a folder larger than this is streamed from shards
     },
 }
 

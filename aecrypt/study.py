@@ -173,12 +173,14 @@ def dataset_arguments(run: Run) -> dict[str, Any]:
 
 
 def load_data(run: Run):
-    """The run's dataset split; for a trained model's run, checked against its manifest."""
+    """The run's dataset split; for a trained model's run, checked against its manifest. A
+    folder larger than the run's ``memory_limit_mb`` stays on disk ("data_path": "streamed")."""
     from aecrypt.data import load_dataset
 
-    split = load_dataset(**dataset_arguments(run))
+    split = load_dataset(**dataset_arguments(run), memory_limit_mb=run.params.get("memory_limit_mb"))
     run.data = {"test_hash": split.test_hash(), "train_hash": split.train_hash(), "train": len(split.x_train),
-                "validation": len(split.x_val), "test": len(split.x_test), "guard": len(split.x_guard)}
+                "validation": len(split.x_val), "test": len(split.x_test), "guard": len(split.x_guard),
+                "data_path": split.data_path}
     if run.manifest is not None:
         expected = run.manifest.get("data", {})
         if (expected.get("test_hash"), expected.get("train_hash")) != (run.data["test_hash"], run.data["train_hash"]):

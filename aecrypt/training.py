@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from aecrypt.model import DEFAULT_LEARNING_RATE, keras
 from aecrypt.errors import ParameterError
 from aecrypt.progress import live
+from aecrypt.shards import ShardedImages
 
 
 @dataclass
@@ -33,6 +34,7 @@ class TrainingResult:
     stopped_because: str
     seconds: float
     images_per_second: float
+    data_path: str = "in memory"  # "streamed": read from disk through tf.data (shards or a Dataset)
 
 
 #: The share of the last epochs over which ``late_improvement`` asks whether training had levelled off.
@@ -76,10 +78,16 @@ def validation_split(n: int, fraction: float, rng: np.random.Generator) -> tuple
 
 def _batches(data, batch_size: int, rng: np.random.Generator | None):
     """Yield float32 (input, target) batches from an array (input = target), an (inputs,
-    targets) pair of arrays (shuffled together if ``rng``), or a tf.data.Dataset."""
+    targets) pair of arrays (shuffled together if ``rng``), or a tf.data.Dataset. Images in
+    shards on disk are read through tf.data with prefetch, in the order an array would be."""
     if isinstance(data, tf.data.Dataset):
         for x, y in data:
             yield x, y
+        return
+    if isinstance(data, ShardedImages):
+        order = rng.permutation(len(data)) if rng is not None else np.arange(len(data))
+        for x in data.stream(batch_size, order):
+            yield x, x
         return
     inputs, targets = _pair(data)
     order = rng.permutation(len(inputs)) if rng is not None else np.arange(len(inputs))
@@ -127,8 +135,9 @@ def train_autoencoder(
 
     ``train_data`` and ``val_data`` are float arrays (N, H, W, C) in [0, 1], (inputs,
     targets) pairs of arrays (noisy inputs with clean targets; features with images for
-    a decoder alone), or ``tf.data.Dataset`` objects of (input, target) batches (for sets
-    larger than memory). History is appended to ``history_csv`` after
+    a decoder alone), ``shards.ShardedImages`` (a set larger than memory, read from disk
+    through tf.data in the same seeded order as an array), or ``tf.data.Dataset`` objects
+    of (input, target) batches. History is appended to ``history_csv`` after
     every epoch, so an interrupted run leaves a readable history. The best weights (by
     validation loss) are saved to ``checkpoint`` and restored at the end. Training stops
     early after ``patience`` epochs without improvement, or before an epoch that would
@@ -233,7 +242,9 @@ def train_autoencoder(
             variable.assign(value)
     elapsed = time.perf_counter() - start
     train_time = sum(r["seconds"] for r in rows)
-    return TrainingResult(pd.DataFrame(rows), best_epoch, stopped, elapsed, total_images / max(train_time, 1e-9))
+    streamed = isinstance(train_data, (ShardedImages, tf.data.Dataset))
+    return TrainingResult(pd.DataFrame(rows), best_epoch, stopped, elapsed, total_images / max(train_time, 1e-9),
+                          "streamed" if streamed else "in memory")
 
 
 def _shard(strategy: tf.distribute.Strategy, batch: tf.Tensor):

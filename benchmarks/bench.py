@@ -1,22 +1,29 @@
 """Performance benchmark: training and inference of the Table 2 model, sender and receiver,
 and AES, each measured in one run beside the ceiling it is judged against.
 
-    make bench                         # full run, ~15 minutes on 2 CPU cores
-    .venv/bin/python benchmarks/bench.py --quick     # a minute: small sizes, sanity only
+    make bench                         # full run (both parts), ~15 minutes on 2 CPU cores plus the scale part
+    .venv/bin/python benchmarks/bench.py --quick     # a few minutes: small sizes, sanity only
+    .venv/bin/python benchmarks/bench.py --part scale   # only the large-dataset part (issue 18)
 
 Writes results/bench/ (or --out): bench.csv/.md (every measurement with its ceiling,
 the issue-9 reference figure and the target), layer_times.csv (what a training step's
 time goes to), precision_quality.csv (bfloat16 against float32 at equal epochs), and
-run.json (CPU, package versions, arguments). Not part of `make test`: nothing here is
-asserted, only measured.
+run.json (CPU, package versions, arguments). The scale part writes scale.csv/.md and
+scale_run.json: a generated folder of 20,000 images of 224x224 (400 with --quick) cached
+as shards and trained on, streamed and in memory. Not part of `make test`: nothing here
+is asserted, only measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import resource
+import shutil
 import sys
+import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +70,14 @@ TARGETS = {
     "receiver batch 32": (">=", 40.0, "img/s"),
 }
 PAPER_TRAINING_IMAGES = 60 * 160  # Section 4: 60 epochs over the 160 training images
+#: Issue 18: a folder this large (EyePACS has 35,126 training images) at 224x224.
+SCALE_IMAGES, SCALE_QUICK_IMAGES, SCALE_SIZE = 20_000, 400, 224
+#: Training images (a subset that fits in memory) and batch for the streamed vs in-memory
+#: comparison: a fixed number of steps (two epochs; the second, warm one is timed).
+SCALE_TRAIN_IMAGES, SCALE_QUICK_TRAIN_IMAGES, SCALE_BATCH = 256, 32, 8
+#: Issue 18's targets for the scale part.
+SCALE_RSS_TARGET_MIB = 3 * 1024
+SCALE_RATIO_TARGET = 0.9
 
 
 def row(section: str, name: str, value: float, unit: str, ceiling: float | None = None, ceiling_name: str = "", **extra) -> dict:
@@ -183,6 +198,138 @@ def paper_training_rows(measured: list[dict], precisions: list[str]) -> list[dic
     return rows
 
 
+def generate_folder(folder: Path, count: int, size: int, seed: int = 0) -> float:
+    """Write ``count`` smooth, noisy JPEG photographs of ``size`` x ``size`` in two class
+    folders (as a fundus set arrives); returns the seconds it took."""
+    from PIL import Image
+
+    start = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0.0, 1.0, size, dtype=np.float32)
+    for index in range(count):
+        coarse = rng.random((size // 28, size // 28, 3), dtype=np.float32)
+        image = 0.5 * np.kron(coarse, np.ones((28, 28, 1), np.float32)) + 0.4 * ramp[:, None, None] + 0.1 * rng.random((size, size, 3), dtype=np.float32)
+        path = folder / f"class{index % 2}" / f"image{index:05d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((np.clip(image, 0, 1) * 255).astype(np.uint8)).save(path, quality=90)
+    return time.perf_counter() - start
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _scale_phase(phase: str, folder: str, processed: str, memory_limit_mb: float, train_images: int) -> dict:
+    """One phase of the scale part, run in a fresh process so its peak RSS is its own:
+    "build" (the sharded cache), "streamed" or "in memory" (training on the same subset)."""
+    from aecrypt import config
+    from aecrypt.data import load_dataset
+
+    config.PROCESSED_DIR = Path(processed)
+    start = time.perf_counter()
+    split = load_dataset("folder", data_dir=folder, image_size=SCALE_SIZE, seed=0, memory_limit_mb=memory_limit_mb)
+    loaded = time.perf_counter() - start
+    result = {"phase": phase, "data_path": split.data_path, "load_seconds": loaded, "images": len(split.x_train) + len(split.x_val) + len(split.x_test)}
+    if phase == "build":
+        result["shards"] = len(split.x_train.shard_files) if split.data_path == "streamed" else 0
+    else:
+        from aecrypt.training import seed_everything, train_autoencoder
+
+        train, val = split.x_train.subset(np.arange(train_images)), split.x_val.subset(np.arange(SCALE_BATCH))
+        if phase == "in memory":
+            train, val = np.asarray(train), np.asarray(val)
+        seed_everything(0)
+        autoencoder, _, _ = build_autoencoder(SCALE_SIZE, precision="float32")
+        run = train_autoencoder(autoencoder, train, val, epochs=2, batch_size=SCALE_BATCH, seed=0, progress=False)
+        result.update(data_path=run.data_path, images_per_second=float(run.history["images_per_second"].iloc[-1]),
+                      train_seconds=run.seconds, loss=run.history["loss"].tolist())
+    result["peak_rss_mib"] = _peak_rss_mib()
+    return result
+
+
+def _in_child(*args) -> dict:
+    """``_scale_phase`` in a fresh spawned process (nothing inherited from this one's memory)."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_scale_phase, *args).result()
+
+
+def bench_scale(images: int, train_images: int) -> tuple[pd.DataFrame, dict]:
+    """Issue 18: build the sharded cache of a generated folder, then train streamed and in
+    memory on the same subset; each phase's time and peak RSS (a child process each).
+
+    The memory bound is the default, scaled by ``images / SCALE_IMAGES`` for a smaller
+    folder, so a --quick run takes the same streamed path with the same share of the bound.
+    """
+    from aecrypt.shards import DEFAULT_MEMORY_LIMIT_MB, shard_images
+
+    bound = DEFAULT_MEMORY_LIMIT_MB * min(1.0, images / SCALE_IMAGES)
+    work = Path(tempfile.mkdtemp(prefix="aecrypt-bench-scale-"))  # private (0700), removed below
+    try:
+        folder, processed = work / "images", work / "processed"
+        generate = generate_folder(folder, images, SCALE_SIZE)
+        print(f"  scale: generated {images} images of {SCALE_SIZE}x{SCALE_SIZE} in {generate:.0f} s", flush=True)
+        phases = {}
+        for phase in ("build", "streamed", "in memory"):
+            phases[phase] = _in_child(phase, str(folder), str(processed), bound, train_images)
+            print(f"  scale, {phase}: {phases[phase]}", flush=True)
+        disk = sum(p.stat().st_size for p in processed.rglob("*") if p.is_file())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    build, streamed, in_memory = phases["build"], phases["streamed"], phases["in memory"]
+    ratio = streamed["images_per_second"] / in_memory["images_per_second"]
+
+    def line(name: str, value: float, unit: str, target: str = "", met: bool | None = None, note: str = "") -> dict:
+        return {"measurement": name, "value": value, "unit": unit, "target": target,
+                "met": "" if met is None else ("yes" if met else "NO"), "note": note}
+
+    rss = f"< {SCALE_RSS_TARGET_MIB} MiB"
+    rows = [
+        line("images in folder", images, "images", note=f"{SCALE_SIZE}x{SCALE_SIZE} JPEG, generated"),
+        line("memory bound (memory_limit_mb)", bound, "MiB", note="default, scaled by images / 20,000" if images < SCALE_IMAGES else "default"),
+        line("cache build time", build["load_seconds"], "s", note=f"{build['data_path']}, {build['shards']} shards of at most "
+             f"{shard_images(SCALE_SIZE, 3, bound)} images"),
+        line("cache build rate", images / build["load_seconds"], "img/s"),
+        line("cache build peak RSS", build["peak_rss_mib"], "MiB", rss, build["peak_rss_mib"] < SCALE_RSS_TARGET_MIB),
+        line("cache on disk", disk / 2**20, "MiB", note="shards (float32) and manifest"),
+        line("training streamed", streamed["images_per_second"], "img/s", note=f"{train_images} images, batch {SCALE_BATCH}, second epoch"),
+        line("training in memory", in_memory["images_per_second"], "img/s", note="the same images, seed and batches"),
+        line("streamed / in memory", ratio, "ratio", f">= {SCALE_RATIO_TARGET:g}", ratio >= SCALE_RATIO_TARGET),
+        line("training streamed peak RSS", streamed["peak_rss_mib"], "MiB", rss, streamed["peak_rss_mib"] < SCALE_RSS_TARGET_MIB),
+        line("training in memory peak RSS", in_memory["peak_rss_mib"], "MiB", rss, in_memory["peak_rss_mib"] < SCALE_RSS_TARGET_MIB),
+        line("same loss curve", float(np.allclose(streamed["loss"], in_memory["loss"], rtol=1e-5)), "1 = yes"),
+    ]
+    seconds = {"generate": generate, "build": build["load_seconds"],
+               "train": streamed["train_seconds"] + in_memory["train_seconds"]}
+    return pd.DataFrame(rows), seconds
+
+
+def full_scale_minutes(images: int, train_images: int, seconds: dict) -> float:
+    """The full-size scale part's duration projected from a smaller run: generation and
+    cache build grow with the images, training with the training subset, plus start-up."""
+    grow = SCALE_IMAGES / images
+    return (grow * (seconds["generate"] + seconds["build"]) + SCALE_TRAIN_IMAGES / train_images * seconds["train"] + 60) / 60
+
+
+def run_scale(quick: bool, out: Path, args: argparse.Namespace) -> pd.DataFrame:
+    """The scale part: measure, add the full-size projection, write scale.csv/.md and scale_run.json."""
+    images = SCALE_QUICK_IMAGES if quick else SCALE_IMAGES
+    train_images = SCALE_QUICK_TRAIN_IMAGES if quick else SCALE_TRAIN_IMAGES
+    start = time.perf_counter()
+    table, seconds = bench_scale(images, train_images)
+    if quick:
+        estimate = full_scale_minutes(images, train_images, seconds)
+        table = pd.concat([table, pd.DataFrame([{"measurement": "projected full-size scale part", "value": estimate, "unit": "min",
+                                                 "target": "", "met": "", "note": f"{SCALE_IMAGES:,} images, from this run"}])],
+                          ignore_index=True)
+    write_table(table, "scale", out, caption=f"Large datasets (issue 18): sharded cache and streamed training, {cpu_model()}",
+                formats=("csv", "md"))
+    write_json(out / "scale_run.json", {**run_metadata(vars(args) | {"images": images, "train_images": train_images}),
+                                        "seconds": time.perf_counter() - start, "phase_seconds": seconds})
+    print(table.to_markdown(index=False, floatfmt=".4g"))
+    return table
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every measurement, print a table, and write results/bench/."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -190,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="output folder (default results/bench)")
     parser.add_argument("--repeats", type=int, default=None, help="timing repetitions for one-image calls")
     parser.add_argument("--quality-epochs", type=int, default=None, help="epochs for the bfloat16 quality check (0 skips it)")
+    parser.add_argument("--part", choices=("all", "core", "scale"), default="all",
+                        help="core: training, inference, AES; scale: the large-dataset part (issue 18); all: both")
     args = parser.parse_args(argv)
     quick = args.quick
     sizes = [32, 64] if quick else [64, 128, 224]
@@ -197,6 +346,10 @@ def main(argv: list[str] | None = None) -> int:
     quality_epochs = args.quality_epochs if args.quality_epochs is not None else (1 if quick else 6)
     size = sizes[-1]
     out = args.out or config.results_dir("bench-quick" if quick else "bench")
+    out.mkdir(parents=True, exist_ok=True)
+    if args.part == "scale":
+        run_scale(quick, out, args)
+        return 0
     key = generate_key()
     start = time.perf_counter()
 
@@ -225,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
                                   "seconds": time.perf_counter() - start})
     show = table[["measurement", "value", "unit", "share_of_ceiling", "reference_issue9", "target", "met"]]
     print(show.to_markdown(index=False, floatfmt=".3g"))
+    if args.part == "all":
+        run_scale(quick, out, args)
     print(f"\nwrote {out} in {(time.perf_counter() - start) / 60:.1f} min")
     return 0
 
