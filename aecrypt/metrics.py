@@ -6,6 +6,7 @@ Images are floats in [0, 1] with channels last unless a ``data_range`` says othe
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -91,19 +92,34 @@ def keras_accuracy(originals: np.ndarray, others: np.ndarray) -> float:
     return float(np.mean(np.argmax(originals, -1) == np.argmax(others, -1)))
 
 
-def reconstruction_table(sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
-    """One row per named image set: (originals, reconstructions) -> count, mean and std of
-    SSIM (7x7 windows), mean global SSIM (the paper's Eq. 1), MSE, PSNR, and Keras accuracy.
-    Empty sets are left out."""
+#: Images reconstructed and measured at a time by ``reconstruction_table`` (a set kept on disk
+#: is never held whole in memory, nor is its reconstruction).
+RECONSTRUCTION_CHUNK = 256
+
+
+def reconstruction_table(sets: dict, reconstruct: Callable[[np.ndarray], np.ndarray] | None = None,
+                         chunk: int = RECONSTRUCTION_CHUNK) -> pd.DataFrame:
+    """One row per named image set -> count, mean and std of SSIM (7x7 windows), mean global
+    SSIM (the paper's Eq. 1), MSE, PSNR, and Keras accuracy. Each set is an (originals,
+    reconstructions) pair, or, given ``reconstruct``, the originals alone, reconstructed
+    ``chunk`` images at a time. Empty sets are left out."""
     rows = []
-    for name, (originals, others) in sets.items():
+    for name, value in sets.items():
+        originals = value if reconstruct is not None else value[0]
         if not len(originals):
             continue
-        q = summarize_quality(image_quality(originals, others))
+        parts, accuracies = [], []
+        for start in range(0, len(originals), chunk):
+            a = np.asarray(originals[start:start + chunk])
+            b = reconstruct(a) if reconstruct is not None else value[1][start:start + chunk]
+            parts.append(image_quality(a, b))
+            accuracies.append((keras_accuracy(a, b), len(a)))
+        q = summarize_quality(pd.concat(parts, ignore_index=True))
         rows.append({"images": name, "count": len(originals), "ssim": q["ssim_mean"], "ssim_std": q["ssim_std"],
                      "ssim_global": q["ssim_global_mean"],
                      "mse": q["mse_mean"], "mse_std": q["mse_std"], "psnr_db": q["psnr_mean"], "psnr_std": q["psnr_std"],
-                     "keras_accuracy": keras_accuracy(originals, others)})
+                     "keras_accuracy": accuracies[0][0] if len(accuracies) == 1
+                     else sum(value * n for value, n in accuracies) / len(originals)})
     return pd.DataFrame(rows)
 
 

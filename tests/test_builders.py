@@ -70,6 +70,21 @@ def test_reconstruction_table_and_findings(rng):
     assert any(line.startswith("other heads (OOD)") for line in lines)
 
 
+def test_reconstruction_table_reconstructs_a_few_images_at_a_time(rng):
+    # a set kept on disk is reconstructed and measured in chunks; the rows match the whole-array form
+    clean = rng.random((7, 16, 16, 3)).astype(np.float32)
+    seen = []
+
+    def darken(images):
+        seen.append(len(images))
+        return images * 0.8
+
+    whole = reconstruction_table({"test": (clean, clean * 0.8)})
+    chunked = reconstruction_table({"test": clean}, darken, chunk=3)
+    assert seen == [3, 3, 1]
+    pd.testing.assert_frame_equal(chunked, whole, rtol=1e-12)
+
+
 @pytest.mark.parametrize("name, value, type_name, expected", [
     ("image_size", 64, "Optional[int]", 64), ("image_size", None, "Optional[int]", None),
     ("guard_mm", 2, "float", 2.0), ("split", "random", "Optional[str]", "random"), ("fundus_crop", True, "bool", True),
