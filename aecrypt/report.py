@@ -213,6 +213,19 @@ def performance_lines(bench: Path) -> list[str]:
     return lines
 
 
+def scale_lines(bench: Path) -> list[str]:
+    """README's large-dataset table, from the committed ``bench.py --part scale`` run (issue 18)."""
+    table, meta = pd.read_csv(bench / "scale.csv"), json.loads((bench / "scale_run.json").read_text())
+    dirty = meta["git_commit"].endswith("-dirty")
+    lines = [f"Large datasets, from the committed scale run ([`results/bench/scale.md`](results/bench/scale.md)): "
+             f"commit `{meta['git_commit']}`" + (" (**made from a tree with uncommitted changes**)" if dirty else "") + ".", "",
+             "| measurement | value | target |", "| --- | --- | --- |"]
+    for _, row in table.iterrows():
+        target = "" if pd.isna(row["target"]) or not str(row["target"]).strip() else f"{row['target']} ({'met' if row['met'] == 'yes' else 'not met'})"
+        lines.append(f"| {row['measurement']} | {row['value']:.4g} {row['unit']} | {target} |")
+    return lines
+
+
 def readme_block(out: Path | None = None, bench: Path | None = None) -> str:
     """README.md's generated results section, from the committed ``results/default`` and
     ``results/bench`` files."""
@@ -241,6 +254,8 @@ def readme_block(out: Path | None = None, bench: Path | None = None) -> str:
     lines += [f"| {what} | {ours} | {paper} |" for what, ours, paper in readme_rows(out)]
     if (bench / "bench.csv").is_file():
         lines += ["", "**Performance.** " + "\n".join(performance_lines(bench))]
+    if (bench / "scale.csv").is_file():
+        lines += ["", "\n".join(scale_lines(bench))]
     lines += ["", "**Where the paper contradicts itself**, and the reading we chose (`aecrypt/paper.py`):", "",
               inconsistencies_markdown()]
     lines.append(README_END)

@@ -74,7 +74,7 @@ PAPER_TRAINING_IMAGES = 60 * 160  # Section 4: 60 epochs over the 160 training i
 SCALE_IMAGES, SCALE_QUICK_IMAGES, SCALE_SIZE = 20_000, 400, 224
 #: Training images (a subset that fits in memory) and batch for the streamed vs in-memory
 #: comparison: a fixed number of steps (two epochs; the second, warm one is timed).
-SCALE_TRAIN_IMAGES, SCALE_QUICK_TRAIN_IMAGES, SCALE_BATCH = 256, 32, 8
+SCALE_TRAIN_IMAGES, SCALE_QUICK_TRAIN_IMAGES, SCALE_BATCH = 128, 32, 8
 #: Issue 18's targets for the scale part.
 SCALE_RSS_TARGET_MIB = 3 * 1024
 SCALE_RATIO_TARGET = 0.9

@@ -70,3 +70,19 @@ def test_the_papers_contradictions_are_listed_in_report_and_readme():
     for topic in ("data set size", "time saved", "encoder depth", "units", "decoder upsampling", "row keys"):
         assert f"| {topic} |" in table
     assert table in readme_block(PROJ_ROOT / "results" / "default")
+
+
+def test_readme_shows_the_scale_run_with_its_targets_and_a_dirty_tree(tmp_path):
+    from aecrypt.report import scale_lines
+
+    pd.DataFrame([
+        {"measurement": "cache build peak RSS", "value": 812.5, "unit": "MiB", "target": "< 3072 MiB", "met": "yes", "note": ""},
+        {"measurement": "streamed / in memory", "value": 0.85, "unit": "ratio", "target": ">= 0.9", "met": "NO", "note": ""},
+        {"measurement": "cache build time", "value": 93.0, "unit": "s", "target": None, "met": None, "note": ""},
+    ]).to_csv(tmp_path / "scale.csv", index=False)
+    (tmp_path / "scale_run.json").write_text(json.dumps({"git_commit": "abc1234-dirty"}))
+    lines = scale_lines(tmp_path)
+    assert "| cache build peak RSS | 812.5 MiB | < 3072 MiB (met) |" in lines
+    assert "| streamed / in memory | 0.85 ratio | >= 0.9 (not met) |" in lines
+    assert "| cache build time | 93 s |  |" in lines
+    assert "uncommitted changes" in lines[0]
