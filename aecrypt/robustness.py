@@ -21,6 +21,7 @@ from aecrypt.metrics import image_quality, summarize_quality
 from aecrypt.paper import PAPER_TABLE6
 from aecrypt.noise import STRENGTH_PARAMETER, add_noise, noise_parameters, oracle_sigma
 from aecrypt.progress import live
+from aecrypt.shards import ShardedImages
 
 MEDIAN_SIZE = 3
 #: non-local means settings (scikit-image's tutorial values, h scaled by the estimated noise).
@@ -139,9 +140,33 @@ def noisy_pairs(images: np.ndarray, rng: np.random.Generator, kinds: tuple[str, 
     return noisy, np.asarray(images, np.float32)
 
 
+def noisy_stream(images, seed: int, batch_size: int, shuffle: bool):
+    """(noisy inputs, clean targets) batches for images kept on disk (``shards.ShardedImages``),
+    drawn batch by batch as a ``tf.data.Dataset``: never the whole set, nor a noisy copy, in
+    memory. The training set gets a fresh shuffle and fresh noise each epoch (the in-memory
+    path draws its noise once); validation gets the same draws every time."""
+    import itertools
+
+    import tensorflow as tf
+
+    from aecrypt.shards import PREFETCH_BATCHES
+
+    passes = itertools.count()
+
+    def generate():
+        rng = np.random.default_rng([seed, 6, next(passes) if shuffle else 0])
+        order = rng.permutation(len(images)) if shuffle else np.arange(len(images))
+        for start in range(0, len(order), batch_size):
+            yield noisy_pairs(images[order[start:start + batch_size]], rng)
+
+    spec = tf.TensorSpec((None, *images.shape[1:]), tf.float32)
+    return tf.data.Dataset.from_generator(generate, output_signature=(spec, spec)).prefetch(PREFETCH_BATCHES)
+
+
 def train_denoising_model(encoder, decoder, train_images: np.ndarray, val_images: np.ndarray, epochs: int, seed: int, batch_size: int = 16, progress: bool = True):
     """The same architecture taught to denoise: a copy of the trained encoder and decoder,
-    fine-tuned on noisy inputs with clean targets (fresh noise draws for validation).
+    fine-tuned on noisy inputs with clean targets (fresh noise draws for validation);
+    images kept on disk are noised batch by batch as they are read (``noisy_stream``).
 
     Returns the new encoder, decoder and training result; the originals are left untouched.
     """
@@ -155,9 +180,14 @@ def train_denoising_model(encoder, decoder, train_images: np.ndarray, val_images
     new_decoder.set_weights(decoder.get_weights())
     inputs = keras.Input(encoder.input_shape[1:])
     autoencoder = keras.Model(inputs, new_decoder(new_encoder(inputs)))
-    rng = np.random.default_rng([seed, 6])
-    result = train_autoencoder(autoencoder, noisy_pairs(train_images, rng), noisy_pairs(val_images, rng),
-                               epochs=epochs, batch_size=batch_size, seed=seed, progress=progress, label="denoising fine-tune")
+    if isinstance(train_images, ShardedImages):  # larger than memory: noisy batches drawn as they are read
+        train, val = (noisy_stream(train_images, seed, batch_size, shuffle=True),
+                      noisy_stream(val_images, seed, batch_size, shuffle=False))
+    else:
+        rng = np.random.default_rng([seed, 6])
+        train, val = noisy_pairs(train_images, rng), noisy_pairs(val_images, rng)
+    result = train_autoencoder(autoencoder, train, val, epochs=epochs, batch_size=batch_size, seed=seed, progress=progress,
+                               label="denoising fine-tune")
     return new_encoder, new_decoder, result
 
 

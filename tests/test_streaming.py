@@ -95,3 +95,21 @@ def test_a_folder_over_the_memory_bound_trains_streamed_with_the_in_memory_loss_
             assert (tmp_path / "encoder.keras").is_file()
     assert set(curves) == {"in memory", "streamed"}
     np.testing.assert_allclose(curves["streamed"], curves["in memory"], rtol=1e-6)  # same batches, same order
+
+
+def test_denoising_fine_tune_noises_a_streamed_set_batch_by_batch(tmp_path, rng):
+    from aecrypt import robustness
+    from aecrypt.model import build_autoencoder
+
+    split = _load(_folder(tmp_path, rng), memory_limit_mb=TINY_BOUND_MB, use_cache=False)
+    assert isinstance(split.x_train, shards.ShardedImages)
+    batches = list(robustness.noisy_stream(split.x_val, seed=0, batch_size=4, shuffle=False).as_numpy_iterator())
+    again = list(robustness.noisy_stream(split.x_val, seed=0, batch_size=4, shuffle=False).as_numpy_iterator())
+    noisy, clean = map(np.concatenate, zip(*batches))
+    assert np.array_equal(clean, np.asarray(split.x_val)) and not np.array_equal(noisy, clean)
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(batches, again))  # validation: the same draws every pass
+    _, encoder, decoder = build_autoencoder(image_size=16)
+    _, _, result = robustness.train_denoising_model(encoder, decoder, split.x_train, split.x_val, epochs=2, seed=0,
+                                                    batch_size=4, progress=False)
+    assert result.data_path == "streamed" and len(result.history) == 2
+    assert np.isfinite(result.history[["loss", "val_loss"]].values).all()
