@@ -130,8 +130,10 @@ def _labels(ax, x: str = "", y: str = "") -> None:
 
 
 def pixels(images: np.ndarray) -> np.ndarray:
-    """Images in [0, 1] as uint8, the form image panels are saved in (a quarter of float32's size)."""
-    return np.round(np.clip(np.asarray(images, np.float32), 0, 1) * 255).astype(np.uint8)
+    """Images in [0, 1] as uint8, the form image panels are saved in (a quarter of float32's
+    size); grey images kept in three equal channels are saved as one."""
+    x = np.round(np.clip(np.asarray(images, np.float32), 0, 1) * 255).astype(np.uint8)
+    return x[..., :1] if x.shape[-1] == 3 and (x == x[..., :1]).all() else x
 
 
 def _show(ax, image: np.ndarray, title: str = "") -> None:
@@ -404,7 +406,7 @@ def noise_examples(original: np.ndarray, examples: dict[str, dict[str, np.ndarra
 
     kinds = list(examples)
     methods = list(examples[kinds[0]])
-    fig, axes = _image_grid(len(kinds), len(methods) + 1, title_lines=3)
+    fig, axes = _image_grid(len(kinds), len(methods) + 1, title_lines=4)  # method names wrap in narrow columns
     for row, kind in enumerate(kinds):
         panels = [("original", original)] + [(m, examples[kind][m][0]) for m in methods]
         for col, (title, image) in enumerate(panels):

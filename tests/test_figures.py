@@ -303,3 +303,10 @@ def test_latex_tables_have_booktabs_rules_and_units(tmp_path):
     assert all(rule in tex for rule in (r"\toprule", r"\midrule", r"\bottomrule")) and r"\begin{tabular}{lrrr}" in tex
     assert "encrypt median (s) & PSNR mean (dB) & NPCR (\\%)" in tex and "\\_" not in tex
     assert header_label("encrypt_MB_s") == "encrypt (MB/s)" and header_label("guard_mm") == "guard (mm)"
+
+
+def test_style_sheets_ship_with_the_package():
+    assert all(path.is_file() for style in config.STYLES for path in figures.style_sheets(style))
+    assert 'aecrypt = ["styles/*.mplstyle"]' in (config.PROJ_ROOT / "pyproject.toml").read_text()
+    with pytest.raises(ValueError, match="choose one of paper, slides, notebook"):
+        figures.style_sheets("poster")
