@@ -129,6 +129,18 @@ def _labels(ax, x: str = "", y: str = "") -> None:
         ax.set_ylabel(_wrap(y, ax.get_position().height * ax.figure.get_figheight() * 1.1, size))
 
 
+def _log_y(ax) -> None:
+    """A log y axis labelled in plain numbers (0.2, 20), minor ticks (0.3, 0.4) labelled only
+    when the data span less than a decade and would otherwise show one label or none."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.set_yscale("log")
+    low, high = ax.get_ylim()  # the data's range (call after plotting)
+    plain = FuncFormatter(lambda value, _: f"{value:.3g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain if high / low < 10 else NullFormatter())
+
+
 def pixels(images: np.ndarray) -> np.ndarray:
     """Images in [0, 1] as uint8, the form image panels are saved in (a quarter of float32's
     size); grey images kept in three equal channels are saved as one."""
@@ -224,13 +236,19 @@ def leakage_histograms(per_split: dict[str, np.ndarray], threshold: float) -> pl
 def training_history(history: pd.DataFrame, best_epoch: int | None = None, stopped_because: str = "") -> plt.Figure:
     """Figure 5: training and validation loss per epoch; the caption says how many epochs
     ran and why training stopped."""
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = plt.subplots(figsize=_figsize("single", 0.75))
     ax.plot(history["epoch"], history["loss"], marker="o", label="training loss")
     ax.plot(history["epoch"], history["val_loss"], marker="s", label="validation loss")
     if best_epoch:
         ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best epoch ({best_epoch})")
     _labels(ax, "epoch", "mean squared error (log scale)")
-    ax.set_yscale("log")
+    _log_y(ax)
+    if len(history) <= 12:
+        ax.set_xticks(history["epoch"])  # epochs are whole
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     _title(ax, "Training and validation loss (cf. the paper's Figure 5)")
     if stopped_because:
         fig.text(0.5, -0.02, _wrap(f"{len(history)} epochs ran; {stopped_because}.", fig.get_figwidth()),
@@ -494,7 +512,7 @@ def byte_histograms(samples: dict[str, tuple[bytes, int]], columns: int = 3) -> 
     for ax, name in zip(axes, names):
         counts = np.bincount(np.frombuffer(samples[name][0], np.uint8), minlength=256)
         ax.stairs(counts, np.arange(257) - 0.5, fill=True, color=NETWORK_COLOUR)  # one shape, not 256 bars: fast, no white edges
-        ax.set_yscale("log")
+        _log_y(ax)
         _title(ax, sample_label(name))
         ax.set_xlabel("byte value")
         ax.set_ylabel("bytes (log scale)")
