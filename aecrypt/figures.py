@@ -673,10 +673,14 @@ STYLE_RECORD = "runs"
 
 
 def recorded_style(folder: str | Path) -> str:
-    """The figure style a run recorded (``figure_style`` in its ``runs/*.json``), else ``DEFAULT_STYLE``."""
+    """The figure style a run recorded (``figure_style`` in its ``runs/*.json``; for a run
+    recorded before there was one, its profile's), else ``DEFAULT_STYLE``."""
+    from aecrypt.profiles import FIGURE_STYLES
+
     for path in sorted((Path(folder) / STYLE_RECORD).glob("*.json")):
-        with contextlib.suppress(OSError, ValueError):
-            style = json.loads(path.read_text()).get("parameters", {}).get("figure_style")
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            parameters = json.loads(path.read_text()).get("parameters", {})
+            style = parameters.get("figure_style", FIGURE_STYLES.get(parameters.get("profile")))
             if style in STYLES:
                 return style
     return DEFAULT_STYLE

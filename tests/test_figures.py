@@ -269,6 +269,12 @@ def test_another_style_goes_beside_the_run_s_own(saved_run):
     assert figures.recorded_style(saved_run) == "paper" and figures.recorded_style(saved_run / "slides") == figures.DEFAULT_STYLE
 
 
+def test_a_run_recorded_before_figure_styles_takes_its_profile_s(tmp_path):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "04_timing.json").write_text(json.dumps({"parameters": {"profile": "default"}}))
+    assert figures.recorded_style(tmp_path) == FIGURE_STYLES["default"]
+
+
 def test_figures_command_needs_no_tensorflow(tmp_path):
     """``aecrypt figures`` redraws a run (and its seed folders) without importing TensorFlow or Keras."""
     for folder in (tmp_path / "smoke", tmp_path / "smoke" / "seed-1"):
