@@ -100,7 +100,7 @@ def _figsize(width: str = "double", aspect: float = 0.5) -> tuple[float, float]:
 def _wrap(text: str, inches: float, fontsize: float | None = None) -> str:
     """``text`` broken into lines that fit ``inches`` at ``fontsize`` points (the rc font size if None)."""
     size = fontsize or plt.rcParams["font.size"]
-    return textwrap.fill(text, max(8, int(inches * 72 / (0.55 * size))), break_long_words=False)
+    return textwrap.fill(text, max(8, int(inches * 72 / (0.55 * size))), break_long_words=False, break_on_hyphens=False)
 
 
 def _panel_inches(ax) -> float:
@@ -158,13 +158,14 @@ def _show(ax, image: np.ndarray, title: str = "") -> None:
     ax.axis("off")
 
 
-def _image_grid(rows: int, columns: int, title_lines: int = 1) -> tuple[plt.Figure, np.ndarray]:
-    """A double-width figure of square image panels, room left for titles."""
+def _image_grid(rows: int, columns: int, title_lines: int = 1, titled_rows: int | None = None) -> tuple[plt.Figure, np.ndarray]:
+    """A double-width figure of square image panels, room left for ``title_lines`` of title
+    above each of the first ``titled_rows`` rows (all rows if None)."""
     width = WIDTHS[_style]["double"]
     panel = width / columns
-    title_inches = title_lines * 1.6 * plt.rcParams["font.size"] / 72
-    fig, axes = plt.subplots(rows, columns, figsize=(width, min(rows * (panel + title_inches), MAX_HEIGHTS[_style])), squeeze=False)
-    return fig, axes
+    title_inches = title_lines * 1.6 * _points("font.size") / 72
+    height = rows * panel + (rows if titled_rows is None else titled_rows) * title_inches
+    return plt.subplots(rows, columns, figsize=(width, min(height, MAX_HEIGHTS[_style])), squeeze=False)
 
 
 # ------------------------------------------------------------ notebook 01: the data
@@ -419,16 +420,20 @@ def noise_methods(long: pd.DataFrame) -> plt.Figure:
 
 
 def noise_examples(original: np.ndarray, examples: dict[str, dict[str, np.ndarray]]) -> plt.Figure:
-    """One row per noise kind: the original, then each method's output for the first image."""
+    """One row per noise kind (named on the left): the original, then each method's output
+    for the first image (methods named once, above their column)."""
     from aecrypt.noise import NOISE_LABELS
 
     kinds = list(examples)
     methods = list(examples[kinds[0]])
-    fig, axes = _image_grid(len(kinds), len(methods) + 1, title_lines=4)  # method names wrap in narrow columns
+    fig, axes = _image_grid(len(kinds), len(methods) + 1, title_lines=4, titled_rows=1)  # method names wrap in narrow columns
     for row, kind in enumerate(kinds):
         panels = [("original", original)] + [(m, examples[kind][m][0]) for m in methods]
         for col, (title, image) in enumerate(panels):
-            _show(axes[row, col], image, f"{NOISE_LABELS.get(kind, kind)}: {title}" if col == 0 else title)
+            _show(axes[row, col], image, title if row == 0 else "")
+        ax, size = axes[row, 0], _points("axes.titlesize")
+        label = _wrap(NOISE_LABELS.get(kind, kind), ax.get_position().height * fig.get_figheight() * 0.8, size)  # fits beside its row
+        ax.text(-0.08, 0.5, label, transform=ax.transAxes, rotation=90, ha="right", va="center", fontsize=size)
     fig.tight_layout()
     return fig
 
