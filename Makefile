@@ -14,7 +14,7 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help reproduce smoke test lab bench kernel clean
+.PHONY: help reproduce smoke figures test lab bench kernel clean
 
 help: ## List the targets with one line each
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,6 +40,9 @@ reproduce: kernel ## Set up and run the whole study (all notebooks, PROFILE=defa
 
 smoke: kernel ## Run the whole study at smoke size (tiny images, seconds per notebook)
 	$(BIN)/aecrypt reproduce --profile smoke $(ARGS)
+
+figures: $(STAMP_RUN) ## Redraw a run's figures from its saved data in seconds (PROFILE=default, STYLE=paper|slides|notebook)
+	$(BIN)/aecrypt figures --profile $(PROFILE) $(if $(STYLE),--style $(STYLE))
 
 test: $(STAMP_DEV) kernel ## Set up and run the test suite
 	$(BIN)/python -m pytest

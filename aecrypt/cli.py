@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from aecrypt.config import STYLES
 from aecrypt.errors import AecryptError, BatchFailedError, FidelityError, InputError, ModelFileError, OutputError, ParameterError
 
 EXIT_ERROR = 1
@@ -624,6 +625,23 @@ def _seeds(text: str) -> list[int]:
         raise ParameterError(f"--seeds takes whole numbers separated by commas, such as 0,1,2; not {text!r}") from None
 
 
+def cmd_figures(args: argparse.Namespace) -> None:
+    """Redraw a run's figures from its saved data (tables and figure_data/), without a model or TensorFlow."""
+    from aecrypt import config
+    from aecrypt.figures import redraw_all, run_folders
+
+    folder = config.results_dir(args.profile)
+    runs = run_folders(folder)
+    if not runs:
+        raise InputError(f"{folder}: no figure data (tables, figure_data/) to draw from; "
+                         f"run the study first: aecrypt reproduce --profile {args.profile}")
+    start = time.perf_counter()
+    written = redraw_all(folder, args.style)
+    where = f"{folder}" + (f" and {len(runs) - 1} seed folder(s)" if len(runs) > 1 else "")
+    print(f"drew {len(written) // 2} figure(s) from the saved data of {where} in {time.perf_counter() - start:.1f} s"
+          + (f" ({args.style} style)" if args.style else " (each run's recorded style)"))
+
+
 def cmd_readme(args: argparse.Namespace) -> None:
     """Rewrite README.md's results block from the committed results/default files."""
     from aecrypt.report import update_readme
@@ -713,6 +731,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", help="run the seed-dependent notebooks (02, 05, 06) once per seed, e.g. 0,1,2; "
                                    "the report gives mean and standard deviation across them")
     p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("figures", help="redraw a run's figures from its saved data in seconds (no model, no TensorFlow)")
+    p.add_argument("--profile", default="default", choices=("smoke", "default", "paper"), help="whose results (default: default)")
+    p.add_argument("--style", choices=STYLES,
+                   help="paper: 3.5/7.2 in wide, 300 dpi; slides: 16:9; notebook: on screen. The run's own style "
+                        "(recorded; paper for default) redraws in place, another goes to results/<profile>/<style>/")
+    p.set_defaults(func=cmd_figures)
 
     p = sub.add_parser("readme", help="rewrite README.md's results block from the committed results/default files")
     p.set_defaults(func=cmd_readme)

@@ -92,3 +92,8 @@ def resolve(profile: str, **given: Any) -> dict[str, Any]:
             values[name] = PROFILES[profile][name]
     values["profile"] = profile
     return values
+
+
+#: The style each profile's figures are drawn in (``config.STYLES``), recorded with
+#: every run as ``figure_style``: the published runs for a paper, the smoke run for a screen.
+FIGURE_STYLES = {"smoke": "notebook", "default": "paper", "paper": "paper"}

@@ -136,8 +136,42 @@ def write_table(
     if "md" in paths:
         write_text(paths["md"], (f"**{caption}**\n\n" if caption else "") + shown.to_markdown(index=False) + "\n")
     if "tex" in paths:
-        write_text(paths["tex"], shown.to_latex(index=False, caption=caption or None, label=f"tab:{name}", escape=True))
+        write_text(paths["tex"], latex_table(table, shown, name, caption))
     return paths
+
+
+#: How a column name's words read in a paper's table header.
+HEADER_WORDS = {"ssim": "SSIM", "psnr": "PSNR", "mse": "MSE", "npcr": "NPCR", "uaci": "UACI", "aes": "AES", "iqr": "IQR",
+                "ood": "OOD", "p90": "90th percentile", "corr": "correlation", "abs": "absolute", "r": "r", "val": "validation",
+                "keras": "Keras", "openssl": "OpenSSL", "chi": "chi"}
+#: A column name's last words and the unit they stand for (longest first).
+HEADER_UNITS = ((("MB", "s"), "MB/s"), (("per", "second"), "per s"), (("percent",), "%"), (("s",), "s"), (("db",), "dB"),
+                (("mm",), "mm"), (("bits",), "bits"), (("bytes",), "bytes"), (("minutes",), "min"), (("seconds",), "s"))
+#: Units that a column's first word implies though its name does not say them.
+IMPLIED_UNITS = {"npcr": "%", "uaci": "%", "psnr": "dB"}
+
+
+def header_label(column: str) -> str:
+    """A column name as a table header in words, its unit in brackets: 'encrypt_median_s' ->
+    'encrypt median (s)', 'psnr_db_mean' -> 'PSNR mean (dB)', 'npcr' -> 'NPCR (%)'."""
+    words = column.split("_")
+    statistic = [words.pop()] if len(words) > 1 and words[-1] in ("mean", "std") else []
+    unit = IMPLIED_UNITS.get(words[0], "")
+    for suffix, name in HEADER_UNITS:
+        if len(words) > len(suffix) and tuple(words[-len(suffix):]) == suffix:
+            words, unit = words[: -len(suffix)], name
+            break
+    text = " ".join(HEADER_WORDS.get(w, w) for w in words + statistic)
+    return f"{text} ({unit})" if unit else text
+
+
+def latex_table(table: pd.DataFrame, shown: pd.DataFrame, name: str, caption: str = "") -> str:
+    """A table for the paper: booktabs rules, headers in words with units, numbers right-aligned."""
+    from pandas.api.types import is_numeric_dtype
+
+    columns = "".join("r" if is_numeric_dtype(table[c]) and not table[c].dtype == bool else "l" for c in table.columns)
+    return shown.rename(columns=header_label).to_latex(index=False, caption=caption or None, label=f"tab:{name}", escape=True,
+                                                       column_format=columns)
 
 
 def _format_cell(value: Any, float_format: str) -> Any:
@@ -166,9 +200,9 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def save_figure(fig, name: str, folder: str | Path, dpi: int = 150) -> SavedFigure:
-    """Save a matplotlib figure as ``name.png`` and ``name.pdf`` (no creation date in the PDF,
-    so the same figure gives the same file)."""
+def save_figure(fig, name: str, folder: str | Path, dpi: int | None = None) -> SavedFigure:
+    """Save a matplotlib figure as ``name.png`` (at ``dpi``, by default the style's
+    ``savefig.dpi``) and ``name.pdf`` (no creation date, so the same figure gives the same file)."""
     folder = Path(folder)
     paths = SavedFigure()
     for suffix in ("png", "pdf"):

@@ -19,7 +19,7 @@ from typing import Any
 from aecrypt import config
 from aecrypt.errors import ManifestMismatchError, ModelFileError
 from aecrypt.parameters import check_values, declared_parameters
-from aecrypt.profiles import resolve
+from aecrypt.profiles import FIGURE_STYLES, resolve
 from aecrypt.results import run_metadata, write_json
 
 ENCODER_FILE = "encoder.keras"
@@ -113,9 +113,10 @@ def start(notebook: str, namespace: Mapping[str, Any]) -> Run:
     if not params.get("publish"):
         print(f"Ad-hoc run: outputs go to {_shown(out)} (aecrypt reproduce, or publish=True, writes into "
               f"{_shown(config.results_dir(profile))}).")
+    params["figure_style"] = FIGURE_STYLES[profile]  # recorded: aecrypt figures redraws in it
     from aecrypt.figures import use_style
 
-    use_style()
+    use_style(params["figure_style"])
     if profile == "smoke":
         print("SMOKE RUN: tiny images and one epoch; these numbers only check the plumbing, not the method.")
     run = Run(notebook, params, out, manifest, models=models)

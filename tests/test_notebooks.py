@@ -137,6 +137,26 @@ def test_executed_copies_are_clean_enough_to_commit(smoke_study):
 
 
 @pytest.mark.notebooks
+def test_figures_command_redraws_every_figure_byte_for_byte_from_saved_data(smoke_study, tmp_path):
+    # A copy of the smoke run without its figures: ``aecrypt figures`` draws every one again
+    # from the tables and figure_data/ alone, identical to what the notebooks saved.
+    import shutil
+
+    from aecrypt.cli import main
+
+    root, _ = smoke_study
+    copy = shutil.copytree(results_of(root), config.RESULTS_DIR / "smoke", ignore=shutil.ignore_patterns("executed"))
+    drawn = {path.relative_to(copy): path.read_bytes() for path in copy.rglob("fig*.*") if path.suffix in (".png", ".pdf")}
+    assert len(drawn) >= 2 * 19, sorted(drawn)
+    for name in drawn:
+        (copy / name).unlink()
+    assert main(["figures", "--profile", "smoke"]) == 0
+    redrawn = {path.relative_to(copy): path.read_bytes() for path in copy.rglob("fig*.*") if path.suffix in (".png", ".pdf")}
+    assert sorted(redrawn) == sorted(drawn)
+    assert [str(name) for name in drawn if redrawn[name] != drawn[name]] == []
+
+
+@pytest.mark.notebooks
 def test_same_seed_gives_the_same_tables_under_cpu_load(smoke_study, tmp_path):
     # A second run in another folder, with a busy loop on one of the two cores beside it, must
     # write the same tables byte for byte (timing columns aside). Notebooks 03 and 04 write
