@@ -145,22 +145,20 @@ def noisy_stream(images, seed: int, batch_size: int, shuffle: bool):
     drawn batch by batch as a ``tf.data.Dataset``: never the whole set, nor a noisy copy, in
     memory. The training set gets a fresh shuffle and fresh noise each epoch (the in-memory
     path draws its noise once); validation gets the same draws every time."""
-    import itertools
+    from aecrypt.shards import batch_dataset
 
-    import tensorflow as tf
+    passes = {"count": -1, "order": None}
 
-    from aecrypt.shards import PREFETCH_BATCHES
+    def read(start: int, stop: int):
+        if start == 0:  # a new pass over the set (batches are read in order)
+            passes["count"] += 1
+            rng = np.random.default_rng([seed, 6, passes["count"] if shuffle else 0])
+            passes["order"] = rng.permutation(len(images)) if shuffle else np.arange(len(images))
+        rng = np.random.default_rng([seed, 6, passes["count"] if shuffle else 0, start])
+        return noisy_pairs(images[passes["order"][start:stop]], rng)
 
-    passes = itertools.count()
-
-    def generate():
-        rng = np.random.default_rng([seed, 6, next(passes) if shuffle else 0])
-        order = rng.permutation(len(images)) if shuffle else np.arange(len(images))
-        for start in range(0, len(order), batch_size):
-            yield noisy_pairs(images[order[start:start + batch_size]], rng)
-
-    spec = tf.TensorSpec((None, *images.shape[1:]), tf.float32)
-    return tf.data.Dataset.from_generator(generate, output_signature=(spec, spec)).prefetch(PREFETCH_BATCHES)
+    shape = tuple(images.shape[1:])
+    return batch_dataset(len(images), batch_size, read, (shape, shape))
 
 
 def train_denoising_model(encoder, decoder, train_images: np.ndarray, val_images: np.ndarray, epochs: int, seed: int, batch_size: int = 16, progress: bool = True):

@@ -16,7 +16,8 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -131,17 +132,40 @@ class ShardedImages:
 
     def stream(self, batch_size: int, order: np.ndarray | None = None):
         """A ``tf.data.Dataset`` of float32 batches in ``order`` (indices of this view), read ahead."""
-        import tensorflow as tf
-
         order = np.arange(len(self)) if order is None else np.asarray(order, np.int64)
         positions = self.index[order]
+        return batch_dataset(len(positions), batch_size, lambda start, stop: self._store.read(positions[start:stop]),
+                             (self._store.image_shape,))
 
-        def generate():
-            for start in range(0, len(positions), batch_size):
-                yield self._store.read(positions[start : start + batch_size])
 
-        spec = tf.TensorSpec((None, *self._store.image_shape), tf.float32)
-        return tf.data.Dataset.from_generator(generate, output_signature=spec).prefetch(PREFETCH_BATCHES)
+def batch_dataset(count: int, batch_size: int, read: Callable[[int, int], Any], shapes: tuple[tuple[int, ...], ...]):
+    """A ``tf.data.Dataset`` of float32 batches ``read(start, stop)`` over ``count`` items, in
+    order, read ahead by ``PREFETCH_BATCHES``. ``read`` returns one array, or a tuple of as
+    many arrays as ``shapes`` (each item's shape).
+
+    Built on ``tf.numpy_function``, not ``Dataset.from_generator``: the latter sets glibc's
+    M_TRIM_THRESHOLD to 128 KiB for the whole process, so every step's large buffers go back
+    to the kernel and are faulted in again. Its reader runs on one private thread without
+    autotuning: tf.data's default pool fought training for the two cores, and about one
+    epoch in three ran at 0.6 of in-memory speed (``benchmarks/bench.py --part scale``)."""
+    import tensorflow as tf
+
+    def batch(start):
+        start = int(start)
+        out = read(start, min(start + batch_size, count))
+        return tuple(np.asarray(x, np.float32) for x in out) if len(shapes) > 1 else np.asarray(out, np.float32)
+
+    def load(start):
+        out = tf.numpy_function(batch, [start], [tf.float32] * len(shapes), stateful=True)
+        out = [tf.ensure_shape(x, (None, *shape)) for x, shape in zip(out, shapes)]
+        return tuple(out) if len(shapes) > 1 else out[0]
+
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = 1  # one reader thread: the two cores stay with training
+    options.threading.max_intra_op_parallelism = 1
+    options.autotune.enabled = False
+    starts = tf.data.Dataset.range(0, count, batch_size)
+    return starts.map(load).prefetch(PREFETCH_BATCHES).with_options(options)
 
 
 def write_shards(images: Iterable[np.ndarray], folder: Path, per_shard: int) -> list[int]:
