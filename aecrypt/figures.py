@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -725,11 +726,24 @@ def run_folders(folder: str | Path) -> list[Path]:
     return [p for p in candidates if any(has_data(name, p) for name in FIGURES)]
 
 
-def redraw_all(folder: str | Path, style: str | None = None) -> list[Path]:
-    """Redraw every figure of a run (and of its per-seed sub-folders) from its saved data; returns the files written."""
-    written: list[Path] = []
-    for run in run_folders(folder):
-        for name in FIGURES:
-            if has_data(name, run):
-                written += list(redraw(name, run, style).values())
-    return written
+def _redraw_files(name: str, folder: str, style: str | None) -> list[Path]:
+    """``redraw`` for a worker process: the files written."""
+    return list(redraw(name, folder, style).values())
+
+
+def redraw_all(folder: str | Path, style: str | None = None, workers: int | None = None) -> list[Path]:
+    """Redraw every figure of a run (and of its per-seed sub-folders) from its saved data,
+    one process per CPU (each figure's files are the same whichever process draws them);
+    returns the files written."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = [(name, str(run), style) for run in run_folders(folder) for name in FIGURES if has_data(name, run)]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    if workers == 1:
+        return [path for job in jobs for path in _redraw_files(*job)]
+    # spawned, not forked: a caller may hold TensorFlow's threads (a notebook, a test run)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return [path for files in pool.map(_redraw_files, *zip(*jobs)) for path in files]
+
+
