@@ -313,6 +313,10 @@ def test_latex_tables_have_booktabs_rules_and_units(tmp_path):
 
 def test_style_sheets_ship_with_the_package():
     assert all(path.is_file() for style in config.STYLES for path in figures.style_sheets(style))
-    assert 'aecrypt = ["styles/*.mplstyle"]' in (config.PROJ_ROOT / "pyproject.toml").read_text()
+    import tomllib
+
+    setuptools = tomllib.loads((config.PROJ_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "aecrypt.styles" in setuptools["packages"]  # data only, listed so an install ships it
+    assert setuptools["package-data"]["aecrypt.styles"] == ["*.mplstyle"]
     with pytest.raises(ValueError, match="choose one of paper, slides, notebook"):
         figures.style_sheets("poster")
