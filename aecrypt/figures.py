@@ -13,8 +13,10 @@ draws it. The look (sizes, fonts, colours) comes from the style sheets in
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
+import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -133,13 +135,16 @@ def _labels(ax, x: str = "", y: str = "") -> None:
 def _log_y(ax) -> None:
     """A log y axis labelled in plain numbers (0.2, 20), minor ticks (0.3, 0.4) labelled only
     when the data span less than a decade and would otherwise show one label or none."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, NullLocator
 
     ax.set_yscale("log")
     low, high = ax.get_ylim()  # the data's range (call after plotting)
-    plain = FuncFormatter(lambda value, _: f"{value:.3g}")
+    plain = FuncFormatter(lambda value, _: f"{value:,.0f}" if value >= 1 else f"{value:.3g}")  # 10,000 not 1e+04
     ax.yaxis.set_major_formatter(plain)
-    ax.yaxis.set_minor_formatter(plain if high / low < 10 else NullFormatter())
+    if high / low < 10:
+        ax.yaxis.set_minor_formatter(plain)
+    else:  # no minor ticks over several decades: unlabelled, they cost most of the layout time
+        ax.yaxis.set_minor_locator(NullLocator())
 
 
 def pixels(images: np.ndarray) -> np.ndarray:
@@ -512,16 +517,27 @@ def byte_images(samples: dict[str, tuple[bytes, int]], columns: int = 3) -> plt.
 
 
 def byte_histograms(samples: dict[str, tuple[bytes, int]], columns: int = 3) -> plt.Figure:
-    """Histogram of byte values for each byte string (flat for a good cipher)."""
+    """Histogram of byte values for each byte string (flat for a good cipher), every panel on
+    one log scale so spikes compare across panels; axis labels on the outer panels only."""
     names = list(samples)
     fig, axes = _panels(len(names), columns, aspect=0.7)
-    for ax, name in zip(axes, names):
-        counts = np.bincount(np.frombuffer(samples[name][0], np.uint8), minlength=256)
-        ax.stairs(counts, np.arange(257) - 0.5, fill=True, color=NETWORK_COLOUR)  # one shape, not 256 bars: fast, no white edges
+    counts = {name: np.bincount(np.frombuffer(samples[name][0], np.uint8), minlength=256) for name in names}
+    positive = np.concatenate([c[c > 0] for c in counts.values()])
+    limits = (positive.min() / 1.5, positive.max() * 1.5) if positive.size else (0.5, 2)
+    columns = min(columns, len(names))
+    for index, (ax, name) in enumerate(zip(axes, names)):
+        ax.stairs(counts[name], np.arange(257) - 0.5, fill=True, color=NETWORK_COLOUR)  # one shape, not 256 bars: fast, no white edges
+        ax.set_ylim(*limits)
         _log_y(ax)
         _title(ax, sample_label(name))
-        ax.set_xlabel("byte value")
-        ax.set_ylabel("bytes (log scale)")
+        if index % columns == 0:
+            ax.set_ylabel("bytes (log scale)")
+        else:
+            ax.tick_params(labelleft=False)
+        if index >= len(names) - columns:
+            ax.set_xlabel("byte value")
+        else:
+            ax.tick_params(labelbottom=False)
     fig.tight_layout()
     return fig
 
@@ -739,11 +755,31 @@ def redraw_all(folder: str | Path, style: str | None = None, workers: int | None
     from concurrent.futures import ProcessPoolExecutor
 
     jobs = [(name, str(run), style) for run in run_folders(folder) for name in FIGURES if has_data(name, run)]
+    jobs.sort(key=lambda job: _draw_order(job[0]))  # the slowest first, so no process waits on one at the end
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     if workers == 1:
         return [path for job in jobs for path in _redraw_files(*job)]
-    # spawned, not forked: a caller may hold TensorFlow's threads (a notebook, a test run)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    # Forked (matplotlib and the data already imported) unless TensorFlow is loaded (a
+    # notebook, a test run): its threads do not survive a fork, so then spawned.
+    method = "spawn" if "tensorflow" in sys.modules else "fork"
+    if method == "fork":  # imported once here rather than in every worker
+        for module in FIGURE_MODULES:
+            importlib.import_module(module)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method)) as pool:
         return [path for files in pool.map(_redraw_files, *zip(*jobs)) for path in files]
+
+
+#: The modules figure functions import as they draw (none imports TensorFlow).
+FIGURE_MODULES = ("aecrypt.data", "aecrypt.noise", "aecrypt.profiles", "aecrypt.results", "aecrypt.security", "aecrypt.timing")
+
+#: Figures that take longest to draw (about 2 to 4 s each on the 2-core machine, image
+#: panels and many axes), measured; ``redraw_all`` starts them first.
+SLOWEST_FIGURES = ("fig_byte_histograms", "fig_noise_examples", "fig_size_vs_quality", "fig_noise_sweep",
+                   "fig_cipher_bytes", "fig_substitute_decoder", "fig_leakage", "fig_dataset_samples")
+
+
+def _draw_order(name: str) -> int:
+    """Where figure ``name`` goes in the drawing queue: the slowest first, the rest after."""
+    return SLOWEST_FIGURES.index(name) if name in SLOWEST_FIGURES else len(SLOWEST_FIGURES)
 
 

@@ -200,15 +200,46 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
+#: Font tables a PDF's embedded TrueType subset can leave out: glyph substitution and
+#: positioning rules (matplotlib has already placed every glyph; a PDF viewer never
+#: applies them). Subsetting them took about three quarters of the time of embedding a
+#: DejaVu Sans subset (0.19 s of each PDF's font, against 0.04 s without).
+LAYOUT_TABLES = ("GSUB", "GPOS", "GDEF", "kern")
+
+
+@contextmanager
+def _glyphs_only_font_subsets() -> Iterator[None]:
+    """While saving: font subsets (fontTools, which matplotlib calls for ``pdf.fonttype`` 42)
+    drop ``LAYOUT_TABLES``; nothing changes if this fontTools keeps its defaults elsewhere."""
+    try:
+        from fontTools import subset
+    except ImportError:  # no fontTools: matplotlib embeds no TrueType subsets either
+        yield
+        return
+    defaults = getattr(subset.Options, "_drop_tables_default", None)
+    if not isinstance(defaults, list):
+        yield
+        return
+    subset.Options._drop_tables_default = defaults + [t for t in LAYOUT_TABLES if t not in defaults]
+    try:
+        yield
+    finally:
+        subset.Options._drop_tables_default = defaults
+
+
 def save_figure(fig, name: str, folder: str | Path, dpi: int | None = None) -> SavedFigure:
     """Save a matplotlib figure as ``name.png`` (at ``dpi``, by default the style's
     ``savefig.dpi``) and ``name.pdf`` (no creation date, so the same figure gives the same file)."""
+    import matplotlib.pyplot as plt
+
     folder = Path(folder)
     paths = SavedFigure()
+    # The tight bounding box, laid out once for both files (savefig's "tight" lays out per file).
+    tight = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
     for suffix in ("png", "pdf"):
         metadata = {"CreationDate": None} if suffix == "pdf" else None
-        with atomic_path(folder / f"{name}.{suffix}") as tmp:
-            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=suffix, metadata=metadata)
+        with atomic_path(folder / f"{name}.{suffix}") as tmp, _glyphs_only_font_subsets():
+            fig.savefig(tmp, dpi=dpi, bbox_inches=tight, format=suffix, metadata=metadata)
         paths[suffix] = folder / f"{name}.{suffix}"
     return paths
 

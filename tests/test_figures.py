@@ -288,6 +288,16 @@ def test_figures_command_needs_no_tensorflow(tmp_path):
     assert "imported: []" in done.stdout and "1 seed folder" in done.stdout
     for folder in (tmp_path / "smoke", tmp_path / "smoke" / "seed-1"):
         assert {p.name for p in folder.glob("fig*")} == {f"{n}.{s}" for n in figures.FIGURES if figures.has_data(n, folder) for s in ("png", "pdf")}
+    # its forked workers draw the bytes this process draws alone
+    forked = {path: path.read_bytes() for path in (tmp_path / "smoke").rglob("fig*.p*")}
+    alone = {path: path.read_bytes() for path in figures.redraw_all(tmp_path / "smoke", workers=1)}
+    assert set(alone) == set(forked) and [p.name for p in alone if alone[p] != forked[p]] == []
+
+
+def test_the_slowest_figures_are_drawn_first():
+    assert set(figures.SLOWEST_FIGURES) <= set(figures.FIGURES)
+    order = sorted(figures.FIGURES, key=figures._draw_order)
+    assert order[: len(figures.SLOWEST_FIGURES)] == list(figures.SLOWEST_FIGURES)
 
 
 def test_every_profile_has_a_figure_style():
