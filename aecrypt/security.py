@@ -220,10 +220,12 @@ def train_substitute_decoder(
     seed: int = 0,
     precision: str = "float32",
     progress: bool = True,
+    schedule: str = "constant",
 ):
     """The attacker of Section 3.4's set-up: holds the encoder and public images of the same
     kind, makes (features, image) pairs and trains a decoder of the published architecture
-    (Table 2) from scratch. Returns the substitute decoder and its training result."""
+    (Table 2) from scratch, under the learning-rate ``schedule`` the owner used. Returns the
+    substitute decoder and its training result."""
     from aecrypt.model import build_autoencoder, image_shape
     from aecrypt.pipeline import encode
     from aecrypt.training import seed_everything, train_autoencoder
@@ -237,7 +239,7 @@ def train_substitute_decoder(
         decoder,
         (encode(encoder, public_images), public_images),
         (encode(encoder, validation_images), validation_images),
-        epochs=epochs, batch_size=batch_size, seed=seed, progress=progress, label="attacker's decoder",
+        epochs=epochs, batch_size=batch_size, seed=seed, progress=progress, label="attacker's decoder", schedule=schedule,
     )
     return decoder, result
 
@@ -267,10 +269,12 @@ def attack_sizes(available: int, sizes: tuple[int, ...] = ATTACK_SIZES) -> list[
 
 
 def attack_curve(encoder, pool: np.ndarray, x_test: np.ndarray, test_features: np.ndarray, epochs: int,
-                 seed: int = 0, precision: str = "float32", sizes: tuple[int, ...] = ATTACK_SIZES):
+                 seed: int = 0, precision: str = "float32", sizes: tuple[int, ...] = ATTACK_SIZES, batch_size: int = 16,
+                 schedule: str = "constant"):
     """How well a substitute decoder decodes the test features as the attacker's image pool
     grows: for each size, the first images of a seeded shuffle of ``pool`` (a tenth, at
-    least one, kept for its validation), trained for ``epochs``. Returns the curve (one row
+    least one, kept for its validation), trained for ``epochs`` in batches of ``batch_size``
+    under ``schedule``. Returns the curve (one row
     per size, with SSIM and PSNR on the test images) and the largest decoder with its result."""
     from aecrypt.pipeline import decode
 
@@ -280,7 +284,8 @@ def attack_curve(encoder, pool: np.ndarray, x_test: np.ndarray, test_features: n
         chosen = pool[order[:n]]
         n_val = max(1, n // 10)
         decoder, result = train_substitute_decoder(encoder, chosen[n_val:], chosen[:n_val], epochs=epochs,
-                                                   seed=seed, precision=precision, progress=False)
+                                                   seed=seed, precision=precision, progress=False, batch_size=batch_size,
+                                                   schedule=schedule)
         q = summarize_quality(image_quality(x_test, decode(decoder, test_features)))
         rows.append({"attacker_images": label, "trained_on": n - n_val, "validation": n_val, "epochs": epochs,
                      "ssim": q["ssim_mean"], "ssim_std": q["ssim_std"], "psnr_db": q["psnr_mean"], "minutes": result.seconds / 60})

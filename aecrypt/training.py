@@ -9,6 +9,7 @@ The loop computes what ``keras.Model.fit`` computes (same loss, optimiser and ba
 from __future__ import annotations
 
 import csv
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -35,7 +36,11 @@ class TrainingResult:
     seconds: float
     images_per_second: float
     data_path: str = "in memory"  # "streamed": read from disk through tf.data (shards or a Dataset)
+    schedule: str = "constant"  # the learning-rate schedule (SCHEDULES)
 
+
+#: The columns of a training history (its CSV file and ``TrainingResult.history``).
+HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "val_accuracy", "learning_rate", "seconds", "images_per_second")
 
 #: The share of the last epochs over which ``late_improvement`` asks whether training had levelled off.
 LATE_FRACTION = 0.25
@@ -59,7 +64,31 @@ def training_record(result: TrainingResult) -> dict:
             "final_val_loss": float(history["val_loss"].iloc[-1]) if len(history) else float("nan"),
             "best_val_loss": float(history["val_loss"].min()) if len(history) else float("nan"),
             "late_improvement": late_improvement(history) if len(history) else float("nan"),
+            "learning_rate_schedule": result.schedule,
             "minutes": result.seconds / 60, "images_per_second": result.images_per_second}
+
+
+#: How the learning rate moves over the epochs: "constant" (Section 4: Adamax at its default
+#: rate throughout) or "cosine" (epoch e of E at rate * (1 + cos(pi (e - 1) / E)) / 2, so the
+#: last epochs take small steps and training ends settled rather than cut off mid-descent).
+SCHEDULES = ("constant", "cosine")
+
+
+def epoch_learning_rate(learning_rate: float, epoch: int, epochs: int, schedule: str = "constant") -> float:
+    """The learning rate of epoch ``epoch`` (1-based) of ``epochs`` under ``schedule``."""
+    if schedule == "constant":
+        return learning_rate
+    if schedule == "cosine":
+        return learning_rate * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / epochs))
+    raise ParameterError(f"learning-rate schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
+
+
+def describe_schedule(schedule: str, learning_rate: float, epochs: int) -> str:
+    """The learning rates of a run in words, for captions and the report."""
+    if schedule == "cosine":
+        last = epoch_learning_rate(learning_rate, epochs, epochs, schedule)
+        return f"Adamax learning rate {learning_rate:g} cosine-decayed to {last:.2g} at the last epoch"
+    return f"Adamax learning rate {learning_rate:g} throughout"
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
@@ -130,6 +159,7 @@ def train_autoencoder(
     progress: bool = True,
     label: str = "training",
     strategy: tf.distribute.Strategy | None = None,
+    schedule: str = "constant",
 ) -> TrainingResult:
     """Train with Adamax and MSE (Section 4); input = target unless the data give pairs.
 
@@ -141,11 +171,13 @@ def train_autoencoder(
     every epoch, so an interrupted run leaves a readable history. The best weights (by
     validation loss) are saved to ``checkpoint`` and restored at the end. Training stops
     early after ``patience`` epochs without improvement, or before an epoch that would
-    overrun ``time_budget_s``. ``label`` names the run in its progress bar and live lines.
+    overrun ``time_budget_s``. ``schedule`` (``SCHEDULES``) sets each epoch's learning rate
+    (``epoch_learning_rate``). ``label`` names the run in its progress bar and live lines.
     With a ``strategy`` (``make_strategy``; the model built under its ``scope()``), each
     batch of ``batch_size`` images, the global batch, is split across its replicas and the
     gradients summed, so the loss curve is that of one device up to rounding.
     """
+    epoch_learning_rate(learning_rate, 1, max(epochs, 1), schedule)  # an unknown schedule fails before any work
     strategy = strategy or tf.distribute.get_strategy()
     weights = autoencoder.trainable_variables
     if not strategy.extended.variable_created_in_scope(getattr(weights[0], "value", weights[0])):  # Keras 3 wraps tf.Variable
@@ -188,7 +220,7 @@ def train_autoencoder(
     history_path = Path(history_csv) if history_csv else None
     if history_path:
         history_path.parent.mkdir(parents=True, exist_ok=True)
-        history_path.write_text("epoch,loss,val_loss,val_accuracy,seconds,images_per_second\n")
+        history_path.write_text(",".join(HISTORY_COLUMNS) + "\n")
     rows: list[dict] = []
     best_loss, best_epoch, best_weights = np.inf, 0, None
     stopped = "completed all epochs"
@@ -199,6 +231,7 @@ def train_autoencoder(
     bar = tqdm(total=epochs, desc=label, unit="epoch", disable=not progress)
     for epoch in range(1, epochs + 1):
         epoch_start = time.perf_counter()
+        optimizer.learning_rate.assign(epoch_learning_rate(learning_rate, epoch, epochs, schedule))
         losses, sizes = [], []
         for x, y in _batches(train_data, batch_size, rng):
             losses.append(float(train_step(x, y)))
@@ -213,13 +246,14 @@ def train_autoencoder(
             "loss": float(np.average(losses, weights=sizes)),
             "val_loss": val_loss,
             "val_accuracy": val_acc,
+            "learning_rate": float(optimizer.learning_rate.numpy()),
             "seconds": seconds,
             "images_per_second": seen / train_seconds,
         }
         rows.append(row)
         if history_path:
             with open(history_path, "a", newline="") as handle:
-                csv.writer(handle).writerow([row[k] for k in ("epoch", "loss", "val_loss", "val_accuracy", "seconds", "images_per_second")])
+                csv.writer(handle).writerow([row[k] for k in HISTORY_COLUMNS])
         if val_loss < best_loss:
             best_loss, best_epoch = val_loss, epoch
             best_weights = [w.numpy().copy() for w in autoencoder.weights]
@@ -243,8 +277,8 @@ def train_autoencoder(
     elapsed = time.perf_counter() - start
     train_time = sum(r["seconds"] for r in rows)
     streamed = isinstance(train_data, (ShardedImages, tf.data.Dataset))
-    return TrainingResult(pd.DataFrame(rows), best_epoch, stopped, elapsed, total_images / max(train_time, 1e-9),
-                          "streamed" if streamed else "in memory")
+    return TrainingResult(pd.DataFrame(rows, columns=list(HISTORY_COLUMNS)), best_epoch, stopped, elapsed,
+                          total_images / max(train_time, 1e-9), "streamed" if streamed else "in memory", schedule)
 
 
 def _shard(strategy: tf.distribute.Strategy, batch: tf.Tensor):

@@ -86,3 +86,11 @@ def test_readme_shows_the_scale_run_with_its_targets_and_a_dirty_tree(tmp_path):
     assert "| streamed / in memory | 0.85 ratio | >= 0.9 (not met) |" in lines
     assert "| cache build time | 93 s |  |" in lines
     assert "uncommitted changes" in lines[0]
+
+
+def test_the_training_line_says_how_the_learning_rate_moved():
+    from aecrypt.report import _schedule_words
+
+    assert _schedule_words(pd.Series({"learning_rate_schedule": "cosine"})) == " with the learning rate cosine-decayed over the epochs"
+    assert _schedule_words({"learning_rate_schedule": "constant"}) == " at a constant learning rate"
+    assert _schedule_words(pd.Series({"epochs_run": 20})) == ""  # a record from before schedules says nothing

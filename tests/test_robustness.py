@@ -37,6 +37,21 @@ def test_non_local_means_takes_an_oracle_sigma_and_leaves_clean_images_alone():
     np.testing.assert_array_equal(robustness.nl_means_baseline(noisy, sigmas=np.zeros(2)), noisy)
 
 
+def test_non_local_means_in_threads_gives_the_same_images_as_one_at_a_time():
+    rng = np.random.default_rng(4)
+    clean = np.zeros((5, 24, 24, 3), np.float32)
+    clean[:, 6:18, 6:18] = 0.6
+    clean[3, ..., 1] += 0.3  # one colour image among grey ones
+    noisy = noise.add_noise(clean, "gaussian", rng, **noise.noise_parameters("gaussian", var=0.01))
+    sigmas = np.array([0.1, 0.0, 0.1, 0.05, 0.1])
+    for given in (None, sigmas):
+        serial = robustness.nl_means_baseline(noisy, given, workers=1)
+        assert serial.dtype == np.float32 and serial.shape == noisy.shape
+        np.testing.assert_array_equal(robustness.nl_means_baseline(noisy, given, workers=3), serial)
+    np.testing.assert_array_equal(robustness.nl_means_baseline(noisy, sigmas)[1], noisy[1])  # sigma 0: untouched
+    assert robustness.nl_means_baseline(noisy[:0]).shape[0] == 0
+
+
 def test_noise_table_gives_oracles_the_true_sigma_and_names_the_bm3d_subset():
     clean, _ = _noisy_square()
     seen = {}

@@ -131,3 +131,44 @@ def test_late_improvement_says_whether_validation_loss_levelled_off():
     flat = pd.DataFrame({"val_loss": [1.0, 0.5, 0.4, 0.3, 0.3, 0.3, 0.31, 0.32]})
     assert late_improvement(flat) == 0.0
     assert np.isnan(late_improvement(flat.iloc[:1]))
+
+
+def test_cosine_schedule_starts_at_the_rate_and_falls_each_epoch():
+    from aecrypt.training import epoch_learning_rate
+
+    rates = [epoch_learning_rate(0.002, epoch, 8, "cosine") for epoch in range(1, 9)]
+    assert rates[0] == pytest.approx(0.002) and all(a > b > 0 for a, b in zip(rates, rates[1:]))
+    assert rates[-1] == pytest.approx(0.002 * 0.5 * (1 + np.cos(np.pi * 7 / 8)))
+    assert rates[4] == pytest.approx(0.001)  # halfway (epoch 5 of 8 starts at pi/2)
+    assert {epoch_learning_rate(0.002, epoch, 8, "constant") for epoch in range(1, 9)} == {0.002}
+
+
+def test_training_follows_the_schedule_and_records_each_epoch_s_rate(tmp_path):
+    cosine = _train(4, tmp_path, schedule="cosine")
+    written = pd.read_csv(tmp_path / "history-4.csv")
+    expected = [0.001 * 0.5 * (1 + np.cos(np.pi * e / 3)) for e in range(3)]
+    np.testing.assert_allclose(written["learning_rate"], expected, rtol=1e-6)
+    np.testing.assert_allclose(cosine.history["learning_rate"], expected, rtol=1e-6)
+    assert cosine.schedule == "cosine"
+    constant = _train(4, tmp_path)
+    assert list(constant.history["learning_rate"]) == pytest.approx([0.001] * 3)
+    # the first epoch runs at the same rate either way; after it the steps differ
+    assert cosine.history["loss"].iloc[0] == pytest.approx(constant.history["loss"].iloc[0], rel=1e-6)
+    assert cosine.history["val_loss"].iloc[-1] != pytest.approx(constant.history["val_loss"].iloc[-1], rel=1e-6)
+
+
+def test_an_unknown_schedule_fails_before_any_training(tmp_path):
+    from aecrypt.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="constant, cosine"):
+        _train(0, tmp_path, schedule="linear")
+    assert not (tmp_path / "history-0.csv").exists()
+
+
+def test_the_training_record_names_the_schedule(tmp_path):
+    from aecrypt.training import describe_schedule, training_record
+
+    record = training_record(_train(6, tmp_path, schedule="cosine"))
+    assert record["learning_rate_schedule"] == "cosine" and record["epochs_run"] == 3
+    assert describe_schedule("cosine", 0.001, 3) == "Adamax learning rate 0.001 cosine-decayed to 0.00025 at the last epoch"
+    assert describe_schedule("constant", 0.001, 3) == "Adamax learning rate 0.001 throughout"
