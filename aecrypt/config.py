@@ -22,7 +22,7 @@ MODELS_DIR: Path = Path(os.environ.get("AECRYPT_MODELS_DIR", PROJ_ROOT / "models
 #: ``aecrypt encrypt`` and ``decrypt`` use when no --encoder or --decoder is given.
 COMMITTED_MODEL_DIR: Path = PROJ_ROOT / "models" / "default" / "main"
 
-#: The figure styles (``aecrypt/styles/<style>.mplstyle``): a journal page, a 16:9 slide, a screen.
+#: The figure styles (``aecrypt/study/styles/<style>.mplstyle``): a journal page, a 16:9 slide, a screen.
 STYLES: tuple[str, ...] = ("paper", "slides", "notebook")
 
 #: Name of the Jupyter kernel that ``make`` registers for the project's virtualenv.

@@ -33,11 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aecrypt import config  # noqa: E402
-from aecrypt.cipher import generate_key  # noqa: E402
-from aecrypt.model import PRECISIONS, build_autoencoder, model_flops  # noqa: E402
-from aecrypt.pipeline import receive, send  # noqa: E402
-from aecrypt.results import cpu_model, run_metadata, write_json, write_table  # noqa: E402
-from aecrypt.timing import (  # noqa: E402
+from aecrypt.method.cipher import generate_key  # noqa: E402
+from aecrypt.method.model import PRECISIONS, build_autoencoder, model_flops  # noqa: E402
+from aecrypt.method.pipeline import receive, send  # noqa: E402
+from aecrypt.study.results import cpu_model, run_metadata, write_json, write_table  # noqa: E402
+from aecrypt.experiments.timing import (  # noqa: E402
     aes_table,
     layer_training_times,
     matmul_gflops,
@@ -164,12 +164,12 @@ def bench_aes(size: int, repeats: int, key: bytes) -> list[dict]:
 
 def bench_precision_quality(epochs: int, image_size: int, max_images: int | None) -> pd.DataFrame:
     """Train float32 and mixed bfloat16 for the same epochs and seed; test SSIM, PSNR and speed."""
-    from aecrypt.data import load_dataset
-    from aecrypt.metrics import image_quality, summarize_quality
-    from aecrypt.pipeline import decode, encode
-    from aecrypt.training import seed_everything, train_autoencoder, validation_split
+    from aecrypt.data.datasets import load_dataset
+    from aecrypt.method.metrics import image_quality, summarize_quality
+    from aecrypt.method.pipeline import decode, encode
+    from aecrypt.method.training import seed_everything, train_autoencoder, validation_split
 
-    split = load_dataset("mni152", image_size=image_size, max_images=max_images, seed=0)
+    split = load_dataset("mni152", image_size=image_size, max_images=max_images, split_seed=0)
     train, val = validation_split(len(split.x_train), 0.1, np.random.default_rng(0))
     rows = []
     for precision in PRECISIONS:
@@ -224,17 +224,17 @@ def _scale_phase(phase: str, folder: str, processed: str, memory_limit_mb: float
     """One phase of the scale part, run in a fresh process so its peak RSS is its own:
     "build" (the sharded cache), "streamed" or "in memory" (training on the same subset)."""
     from aecrypt import config
-    from aecrypt.data import load_dataset
+    from aecrypt.data.datasets import load_dataset
 
     config.PROCESSED_DIR = Path(processed)
     start = time.perf_counter()
-    split = load_dataset("folder", data_dir=folder, image_size=SCALE_SIZE, seed=0, memory_limit_mb=memory_limit_mb)
+    split = load_dataset("folder", data_dir=folder, image_size=SCALE_SIZE, split_seed=0, memory_limit_mb=memory_limit_mb)
     loaded = time.perf_counter() - start
     result = {"phase": phase, "data_path": split.data_path, "load_seconds": loaded, "images": len(split.x_train) + len(split.x_val) + len(split.x_test)}
     if phase == "build":
         result["shards"] = len(split.x_train.shard_files) if split.data_path == "streamed" else 0
     else:
-        from aecrypt.training import seed_everything, train_autoencoder
+        from aecrypt.method.training import seed_everything, train_autoencoder
 
         train, val = split.x_train.subset(np.arange(train_images)), split.x_val.subset(np.arange(SCALE_BATCH))
         if phase == "in memory":
@@ -261,7 +261,7 @@ def bench_scale(images: int, train_images: int) -> tuple[pd.DataFrame, dict]:
     The memory bound is the default, scaled by ``images / SCALE_IMAGES`` for a smaller
     folder, so a --quick run takes the same streamed path with the same share of the bound.
     """
-    from aecrypt.shards import DEFAULT_MEMORY_LIMIT_MB, shard_images
+    from aecrypt.data.shards import DEFAULT_MEMORY_LIMIT_MB, shard_images
 
     bound = DEFAULT_MEMORY_LIMIT_MB * min(1.0, images / SCALE_IMAGES)
     work = Path(tempfile.mkdtemp(prefix="aecrypt-bench-scale-"))  # private (0700), removed below

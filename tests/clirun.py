@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from aecrypt.cli import main
+from aecrypt.cli.main import main
 
 
 def aecrypt(*args, cwd=None, timeout: float | None = None) -> subprocess.CompletedProcess:
@@ -29,5 +29,5 @@ def aecrypt(*args, cwd=None, timeout: float | None = None) -> subprocess.Complet
 
 def aecrypt_process(*args, cwd=None, timeout: float = 300) -> subprocess.CompletedProcess:
     """``aecrypt ARGS`` in a fresh Python process, as a user would run it."""
-    return subprocess.run([sys.executable, "-m", "aecrypt.cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "aecrypt.cli.main", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, timeout=timeout)

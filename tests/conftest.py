@@ -23,7 +23,7 @@ def _isolated_outputs(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def tiny_models():
     """An untrained 16x16x3 autoencoder, its encoder and decoder."""
-    from aecrypt.model import build_autoencoder
+    from aecrypt.method.model import build_autoencoder
 
     return build_autoencoder(image_size=16, channels=3)
 
@@ -36,6 +36,6 @@ def rng():
 
 @pytest.fixture
 def key():
-    from aecrypt.cipher import generate_key
+    from aecrypt.method.cipher import generate_key
 
     return generate_key()

@@ -5,11 +5,11 @@ import pandas as pd
 import pytest
 
 from aecrypt.errors import ManifestMismatchError, ParameterError
-from aecrypt.metrics import reconstruction_findings, reconstruction_table
-from aecrypt.noise import SWEEP_RANGES, sweep_strengths
-from aecrypt.parameters import check_value, check_values
-from aecrypt.robustness import NOISY, PIPELINE, findings, table6
-from aecrypt.study import MANIFEST_FILE, manifest_data, model_folder, model_source, output_folder
+from aecrypt.method.metrics import reconstruction_findings, reconstruction_table
+from aecrypt.method.noise import SWEEP_RANGES, sweep_strengths
+from aecrypt.study.parameters import check_value, check_values
+from aecrypt.experiments.robustness import NOISY, PIPELINE, findings, table6
+from aecrypt.study.runs import MANIFEST_FILE, manifest_data, model_folder, model_source, output_folder
 
 
 def _long(ssim_noisy: float, ssim_pipeline: float, kinds=("none", "gaussian")) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from Crypto.Cipher import AES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aecrypt.cipher import (
+from aecrypt.method.cipher import (
     FEATURE_DTYPES,
     KEY_BYTES,
     MAGIC,

@@ -26,9 +26,9 @@ from PIL import Image
 from skimage import data as skdata
 from skimage.transform import resize
 
-from aecrypt.cipher import MAGIC, encrypt_features, generate_key, read_header, save_key
-from aecrypt.metrics import ssim
-from aecrypt.model import build_autoencoder, save_model
+from aecrypt.method.cipher import MAGIC, encrypt_features, generate_key, read_header, save_key
+from aecrypt.method.metrics import ssim
+from aecrypt.method.model import build_autoencoder, save_model
 from clirun import aecrypt
 
 SIZE = 16  # image side of the tiny models; their feature maps are 8x8x3
@@ -443,7 +443,7 @@ def test_encrypt_after_a_decrypt_killed_half_way(m, tmp_path):
     for index in range(KILL_PAYLOADS):
         payload(m, tmp_path / "sealed" / f"s{index:03d}.png.aecrypt", index)
     opened = tmp_path / "opened"
-    process = subprocess.Popen([sys.executable, "-m", "aecrypt.cli", *map(str, decrypt(m, "sealed", "-o", "opened"))],
+    process = subprocess.Popen([sys.executable, "-m", "aecrypt.cli.main", *map(str, decrypt(m, "sealed", "-o", "opened"))],
                                cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 240

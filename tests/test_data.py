@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from aecrypt.data import (
+from aecrypt.data.datasets import (
     OOD_GROUPS,
     ROLES,
     load_ood_images,
@@ -29,7 +29,7 @@ from aecrypt.data import (
     stratified_split,
 )
 from aecrypt.errors import DatasetError, ImageReadError, ParameterError
-from aecrypt.results import TEMP_SUFFIX, atomic_file
+from aecrypt.files import TEMP_SUFFIX, atomic_file
 
 
 def _write(path, array, **save):
@@ -142,7 +142,7 @@ def test_folder_with_subfolder_classes(tmp_path, rng):
     root = _folder(tmp_path, rng)
     before = sorted((p, p.stat().st_mtime_ns) for p in root.rglob("*"))
     with pytest.warns(SkippedImagesWarning, match="skipped 1 unreadable image.*broken.png"):
-        split = load_dataset("folder", data_dir=root, image_size=16, seed=0)
+        split = load_dataset("folder", data_dir=root, image_size=16, split_seed=0)
     assert split.x_train.shape[1:] == (16, 16, 3)
     assert len(split.x_train) + len(split.x_val) + len(split.x_test) == 18 and len(split.x_guard) == 0
     assert split.classes == ["0", "1", "2"]
@@ -161,9 +161,9 @@ def test_strict_mode_fails_on_an_unreadable_file(tmp_path, rng):
 
 def test_split_is_deterministic_under_a_seed(tmp_path, rng):
     root = _folder(tmp_path, rng, corrupt=False)
-    a = load_dataset("folder", data_dir=root, image_size=16, seed=3, use_cache=False)
-    b = load_dataset("folder", data_dir=root, image_size=16, seed=3, use_cache=False)
-    c = load_dataset("folder", data_dir=root, image_size=16, seed=4, use_cache=False)
+    a = load_dataset("folder", data_dir=root, image_size=16, split_seed=3, use_cache=False)
+    b = load_dataset("folder", data_dir=root, image_size=16, split_seed=3, use_cache=False)
+    c = load_dataset("folder", data_dir=root, image_size=16, split_seed=4, use_cache=False)
     assert a.names_test == b.names_test and np.array_equal(a.x_test, b.x_test)
     assert a.names_test != c.names_test
 
@@ -251,7 +251,7 @@ def test_default_dataset_loads_without_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    split = load_dataset("mni152", image_size=32, seed=0)
+    split = load_dataset("mni152", image_size=32, split_seed=0)
     total = len(split.x_train) + len(split.x_val) + len(split.x_test) + len(split.x_guard)
     assert 350 <= total <= 450
     assert split.classes == ["axial", "coronal", "sagittal"]
@@ -262,7 +262,7 @@ def test_default_dataset_loads_without_network(monkeypatch):
 
 
 def test_max_images_keeps_a_small_stratified_subset():
-    split = load_dataset("mni152", image_size=16, max_images=30, seed=1, use_cache=False)
+    split = load_dataset("mni152", image_size=16, max_images=30, split_seed=1, use_cache=False)
     assert 28 <= len(split.x_train) + len(split.x_val) + len(split.x_test) <= 32  # each role rounded in proportion
     assert len(split.x_val) >= 1 and len(split.x_test) >= 1
     assert split.classes == ["axial", "coronal", "sagittal"]
@@ -335,10 +335,10 @@ def test_slab_split_refuses_folders_and_bad_fractions(tmp_path, rng):
 def test_default_split_has_no_near_duplicate_test_slices():
     # the measurement behind DEFAULT_GUARD_MM: no test slice has a training slice (or its mirror)
     # as similar as neighbouring slices are; the old random split had one for every test slice
-    from aecrypt.leakage import NEAR_DUPLICATE_SSIM, leakage_per_image
+    from aecrypt.experiments.leakage import NEAR_DUPLICATE_SSIM, leakage_per_image
 
-    slabs = load_dataset("mni152", image_size=64, seed=0, use_cache=False)  # the thumbnails' own size
-    random = load_dataset("mni152", image_size=64, seed=0, split="random", use_cache=False)
+    slabs = load_dataset("mni152", image_size=64, split_seed=0, use_cache=False)  # the thumbnails' own size
+    random = load_dataset("mni152", image_size=64, split_seed=0, split="random", use_cache=False)
     assert leakage_per_image(slabs)["ssim"].max() < NEAR_DUPLICATE_SSIM
     assert leakage_per_image(random)["ssim"].median() >= NEAR_DUPLICATE_SSIM
     assert slabs.test_hash() != random.test_hash() and len(slabs.test_hash()) == 16
@@ -360,9 +360,9 @@ def test_ood_scans_install_with_the_package(monkeypatch):
 def test_held_out_images_are_neither_training_images_nor_beside_a_test_slab():
     # the attacker's fair share (notebook 06): never the owner's training slices, and no
     # nearer to a test slice than the owner's training slices are
-    from aecrypt.data import held_out_images, mni152_positions
+    from aecrypt.data.datasets import held_out_images, mni152_positions
 
-    split = load_dataset("mni152", image_size=16, seed=0, guard_mm=4.0, use_cache=False)
+    split = load_dataset("mni152", image_size=16, split_seed=0, guard_mm=4.0, use_cache=False)
     images, names = held_out_images(split, 4.0)
     assert len(images) == len(names) > len(split.names_val)
     assert set(split.names_val) <= set(names)
@@ -378,7 +378,7 @@ def test_held_out_images_are_neither_training_images_nor_beside_a_test_slab():
 
 
 def test_held_out_images_of_a_folder_are_its_validation_images(tmp_path, rng):
-    from aecrypt.data import held_out_images
+    from aecrypt.data.datasets import held_out_images
 
     split = load_dataset("folder", data_dir=_folder(tmp_path, rng, corrupt=False), image_size=8, use_cache=False)
     images, names = held_out_images(split, 4.0)

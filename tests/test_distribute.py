@@ -10,9 +10,9 @@ import pytest
 SCRIPT = """
 import json, sys
 import numpy as np
-from aecrypt.training import split_cpu, make_strategy, seed_everything, train_autoencoder
+from aecrypt.method.training import split_cpu, make_strategy, seed_everything, train_autoencoder
 split_cpu(2)
-from aecrypt.model import build_autoencoder
+from aecrypt.method.model import build_autoencoder
 from aecrypt.errors import ParameterError
 base = np.random.default_rng(0).random((16, 4, 4, 1), dtype=np.float32)
 x = np.repeat(np.repeat(np.repeat(base, 4, 1), 4, 2), 3, 3)
@@ -51,7 +51,7 @@ def test_two_logical_cpus_under_mirrored_give_one_devices_loss_curve():
 
 def test_multi_worker_needs_tf_config(monkeypatch):
     from aecrypt.errors import ParameterError
-    from aecrypt.training import make_strategy
+    from aecrypt.method.training import make_strategy
 
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ParameterError, match="TF_CONFIG"):

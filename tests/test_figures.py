@@ -19,10 +19,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from aecrypt import config, figures, robustness, security  # noqa: E402
-from aecrypt.noise import sweep_strengths  # noqa: E402
-from aecrypt.profiles import FIGURE_STYLES, PROFILES  # noqa: E402
-from aecrypt.results import header_label, write_table  # noqa: E402
+from aecrypt import config  # noqa: E402
+from aecrypt.study import figures
+from aecrypt.experiments import robustness, security
+from aecrypt.method.noise import sweep_strengths  # noqa: E402
+from aecrypt.study.profiles import FIGURE_STYLES, PROFILES  # noqa: E402
+from aecrypt.study.results import header_label, write_table  # noqa: E402
 
 #: A raw column or key name: lower-case words joined by underscores (ssim_mean, salt_pepper).
 RAW_NAME = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
@@ -71,7 +73,7 @@ def _size_quality():
 
 
 def _figures():
-    """(name, function that draws it) for every figure in aecrypt.figures."""
+    """(name, function that draws it) for every figure in aecrypt.study.figures."""
     images = _images(12)
     labels = np.array(["axial", "coronal", "sagittal"] * 4)
     image, features = images[0], _encode(images[0])
@@ -280,7 +282,7 @@ def test_figures_command_needs_no_tensorflow(tmp_path):
     for folder in (tmp_path / "smoke", tmp_path / "smoke" / "seed-1"):
         folder.mkdir(parents=True)
         _saved_run(folder, "notebook", names={"fig_attack_curve"})
-    code = ("import sys; from aecrypt.cli import main; code = main(['figures', '--profile', 'smoke']); "
+    code = ("import sys; from aecrypt.cli.main import main; code = main(['figures', '--profile', 'smoke']); "
             "heavy = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules); print('imported:', heavy); sys.exit(code or bool(heavy))")
     env = {**os.environ, "AECRYPT_RESULTS_DIR": str(tmp_path), "PYTHONPATH": str(config.PROJ_ROOT)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
@@ -326,7 +328,7 @@ def test_style_sheets_ship_with_the_package():
     import tomllib
 
     setuptools = tomllib.loads((config.PROJ_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert "aecrypt.styles" in setuptools["packages"]  # data only, listed so an install ships it
-    assert setuptools["package-data"]["aecrypt.styles"] == ["*.mplstyle"]
+    assert "aecrypt.study.styles" in setuptools["packages"]  # data only, listed so an install ships it
+    assert setuptools["package-data"]["aecrypt.study.styles"] == ["*.mplstyle"]
     with pytest.raises(ValueError, match="choose one of paper, slides, notebook"):
         figures.style_sheets("poster")

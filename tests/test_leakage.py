@@ -5,7 +5,7 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from aecrypt.errors import ParameterError
-from aecrypt.leakage import guard_sweep, nearest_training, ssim_to_many, summarize_leakage, thumbnails
+from aecrypt.experiments.leakage import guard_sweep, nearest_training, ssim_to_many, summarize_leakage, thumbnails
 
 
 def test_ssim_to_many_matches_scikit_image(rng):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from aecrypt.metrics import (
+from aecrypt.method.metrics import (
     IDEAL_NPCR,
     IDEAL_UACI,
     adjacent_correlation,

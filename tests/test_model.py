@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from aecrypt.errors import ModelFileError
-from aecrypt.model import build_autoencoder, compile_autoencoder, load_model, save_model
+from aecrypt.method.model import build_autoencoder, compile_autoencoder, load_model, save_model
 
 # Table 2 of the paper, layer by layer: (our layer name, output shape without batch axis).
 TABLE2_ENCODER = [
@@ -124,7 +124,7 @@ def test_loading_a_missing_file(tmp_path):
 
 
 def test_flops_match_a_count_by_hand(paper_models):
-    from aecrypt.model import model_flops
+    from aecrypt.method.model import model_flops
 
     autoencoder, encoder, decoder = paper_models
     # 2 x positions x (3x3 x in x out) per layer, Table 2's shapes.
@@ -138,7 +138,7 @@ def test_flops_match_a_count_by_hand(paper_models):
 
 
 def test_prose_layout_costs_fewer_flops():
-    from aecrypt.model import model_flops
+    from aecrypt.method.model import model_flops
 
     _, _, table2 = build_autoencoder(upsample_position="table2")
     _, _, prose = build_autoencoder(upsample_position="prose")
@@ -147,7 +147,7 @@ def test_prose_layout_costs_fewer_flops():
 
 
 def test_mixed_precision_model_round_trips_and_stays_close(tmp_path):
-    from aecrypt.model import model_precision
+    from aecrypt.method.model import model_precision
 
     _, encoder32, decoder32 = build_autoencoder(image_size=16)
     _, encoder16, decoder16 = build_autoencoder(image_size=16, precision="mixed_bfloat16")
@@ -167,6 +167,6 @@ def test_mixed_precision_model_round_trips_and_stays_close(tmp_path):
 def test_unknown_precision_is_rejected():
     with pytest.raises(ValueError, match="precision"):
         build_autoencoder(image_size=16, precision="float16")
-    from aecrypt.model import resolve_precision
+    from aecrypt.method.model import resolve_precision
 
     assert resolve_precision("auto") in ("float32", "mixed_bfloat16")

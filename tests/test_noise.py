@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from aecrypt.errors import ParameterError
-from aecrypt.noise import (
+from aecrypt.method.noise import (
     CALIBRATION_RANGES, CALIBRATION_TOLERANCE, NOISE_MODES, POISSON_PEAK, add_noise, calibrate, calibrate_strength,
     matched_parameters, mean_noisy_ssim, noise_parameters, oracle_sigma,
 )
@@ -55,7 +55,7 @@ def test_strength_changes_the_amount_of_noise(images):
 
 
 def _ssim_mean(clean, noisy):
-    from aecrypt.metrics import ssim
+    from aecrypt.method.metrics import ssim
 
     return float(np.mean([ssim(a, b) for a, b in zip(clean, noisy)]))
 

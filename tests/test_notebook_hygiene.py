@@ -6,7 +6,7 @@ import re
 import nbformat
 import pytest
 
-from aecrypt.notebooks import hygiene_problems, notebook_paths, strip_outputs
+from aecrypt.study.notebooks import hygiene_problems, notebook_paths, strip_outputs
 
 
 @pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.name)
@@ -73,7 +73,7 @@ def _parameters_named(item: str, path) -> tuple[set[str], list[str]]:
     """The parameters of ``path``'s notebook an exercise names, and the problems with any it
     names: each `aecrypt reproduce` command's ``-p NAME`` must be declared by a notebook in
     its ``--only``; each `NAME = VALUE` by this notebook's parameters cell."""
-    from aecrypt.parameters import declared_parameters
+    from aecrypt.study.parameters import declared_parameters
 
     named, problems = set(), []
     own = set(declared_parameters(path))

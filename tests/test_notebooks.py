@@ -14,10 +14,10 @@ import pytest
 
 import aecrypt.config as config
 from aecrypt.errors import ParameterError
-from aecrypt.notebooks import notebook_paths
-from aecrypt.profiles import PROFILES
-from aecrypt.results import is_timing_column
-from aecrypt.runner import kernel_name, notebook_parameters, run_study
+from aecrypt.study.notebooks import notebook_paths
+from aecrypt.study.profiles import PROFILES
+from aecrypt.study.results import is_timing_column
+from aecrypt.study.runner import kernel_name, notebook_parameters, run_study
 
 ENV_DIRS = (("AECRYPT_RESULTS_DIR", "RESULTS_DIR"), ("AECRYPT_MODELS_DIR", "MODELS_DIR"), ("AECRYPT_DATA_DIR", "DATA_DIR"))
 
@@ -51,7 +51,7 @@ def smoke_study(tmp_path_factory):
     it (``aecrypt reproduce`` in a terminal): returns the folder and what it printed."""
     root = tmp_path_factory.mktemp("smoke-a")
     with study_dirs(root):
-        done = subprocess.run([sys.executable, "-m", "aecrypt.cli", "reproduce", "--profile", "smoke"],
+        done = subprocess.run([sys.executable, "-m", "aecrypt.cli.main", "reproduce", "--profile", "smoke"],
                               capture_output=True, text=True, env=os.environ.copy())
     assert done.returncode == 0, done.stdout + done.stderr
     return root, done
@@ -88,10 +88,10 @@ def test_smoke_study_runs_every_notebook(smoke_study):
     recon = pd.read_csv(out / "table_reconstruction.csv")
     assert {"test", "training", "other heads (OOD)", "other body parts (OOD)"} <= set(recon["images"])
     # notebook 05: every method, with BM3D where it installs and the denoising variant, for both image sets
-    from aecrypt.robustness import bm3d_available
+    from aecrypt.experiments.robustness import bm3d_available
 
     long = pd.read_csv(out / "table6_noise_robustness_all.csv")
-    from aecrypt.robustness import NLM_ESTIMATED, NLM_ORACLE, bm3d_methods
+    from aecrypt.experiments.robustness import NLM_ESTIMATED, NLM_ORACLE, bm3d_methods
 
     methods = set(long["method"])
     assert {"noisy input", "autoencoder pipeline", "median 3x3", NLM_ESTIMATED, NLM_ORACLE, "denoising autoencoder pipeline"} <= methods
@@ -142,7 +142,7 @@ def test_figures_command_redraws_every_figure_byte_for_byte_from_saved_data(smok
     # from the tables and figure_data/ alone, identical to what the notebooks saved.
     import shutil
 
-    from aecrypt.cli import main
+    from aecrypt.cli.main import main
 
     root, _ = smoke_study
     copy = shutil.copytree(results_of(root), config.RESULTS_DIR / "smoke", ignore=shutil.ignore_patterns("executed"))
@@ -264,7 +264,7 @@ def test_papermill_sees_every_parameter(path):
 
 
 def test_defaults_in_parameters_cells_are_the_package_constants():
-    from aecrypt.data import DEFAULT_GUARD_MM, DEFAULT_TEST_FRACTION, DEFAULT_VALIDATION_FRACTION
+    from aecrypt.data.datasets import DEFAULT_GUARD_MM, DEFAULT_TEST_FRACTION, DEFAULT_VALIDATION_FRACTION
 
     for name in ("01_data_prep", "02_train_autoencoder"):
         params = notebook_parameters(config.NOTEBOOKS_DIR / f"{name}.ipynb")
@@ -304,7 +304,7 @@ def test_notebook_03_by_hand_runs_on_the_committed_model_and_leaves_git_clean(tm
     # with no training; run by hand, it writes into results/scratch/ and leaves the tree clean.
     import papermill
 
-    from aecrypt.study import MANIFEST_FILE
+    from aecrypt.study.runs import MANIFEST_FILE
 
     def status() -> str:
         return subprocess.run(["git", "status", "--porcelain"], cwd=config.PROJ_ROOT, capture_output=True, text=True).stdout

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from aecrypt.cipher import generate_key
+from aecrypt.method.cipher import generate_key
 from aecrypt.errors import ModelFileError, WrongKeyOrTamperedError
-from aecrypt.model import build_autoencoder
-from aecrypt.pipeline import decode, encode, receive, send
+from aecrypt.method.model import build_autoencoder
+from aecrypt.method.pipeline import decode, encode, receive, send
 
 
 def test_send_then_receive_equals_the_autoencoder(tiny_models, rng, key):
@@ -49,8 +49,8 @@ def test_encoder_given_the_wrong_image_size(tiny_models, rng):
 
 
 def test_round_trip_matches_autoencoder_for_every_scheme(tiny_models, rng, key):
-    from aecrypt.cipher import SCHEMES
-    from aecrypt.pipeline import round_trip
+    from aecrypt.method.cipher import SCHEMES
+    from aecrypt.method.pipeline import round_trip
 
     autoencoder, encoder, decoder = tiny_models
     images = rng.random((2, 16, 16, 3), dtype=np.float32)

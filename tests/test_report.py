@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from aecrypt.config import PROJ_ROOT
-from aecrypt.report import (
+from aecrypt.study.report import (
     README_END,
     README_START,
     readme_block,
@@ -73,7 +73,7 @@ def test_the_papers_contradictions_are_listed_in_report_and_readme():
 
 
 def test_readme_shows_the_scale_run_with_its_targets_and_a_dirty_tree(tmp_path):
-    from aecrypt.report import scale_lines
+    from aecrypt.study.report import scale_lines
 
     pd.DataFrame([
         {"measurement": "cache build peak RSS", "value": 812.5, "unit": "MiB", "target": "< 3072 MiB", "met": "yes", "note": ""},
@@ -89,7 +89,7 @@ def test_readme_shows_the_scale_run_with_its_targets_and_a_dirty_tree(tmp_path):
 
 
 def test_the_training_line_says_how_the_learning_rate_moved():
-    from aecrypt.report import _schedule_words
+    from aecrypt.study.report import _schedule_words
 
     assert _schedule_words(pd.Series({"learning_rate_schedule": "cosine"})) == " with the learning rate cosine-decayed over the epochs"
     assert _schedule_words({"learning_rate_schedule": "constant"}) == " at a constant learning rate"

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aecrypt import noise, robustness
+from aecrypt.method import noise
+from aecrypt.experiments import robustness
 
 
 @pytest.mark.skipif(not robustness.bm3d_available(), reason="the optional bm3d package is not installed here")

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aecrypt import security
+from aecrypt.experiments import security
 from aecrypt.errors import ParameterError
-from aecrypt.pipeline import encode
+from aecrypt.method.pipeline import encode
 
 
 def _brain_like(size=16):
@@ -209,7 +209,7 @@ def test_one_flipped_byte_passes_the_paper_scheme_and_not_gcm(key):
 
 
 def test_attack_sizes_stop_at_what_the_attacker_has():
-    from aecrypt.security import attack_sizes
+    from aecrypt.experiments.security import attack_sizes
 
     assert attack_sizes(57) == [("10", 10), ("all", 57)]
     assert attack_sizes(200) == [("10", 10), ("100", 100), ("all", 200)]

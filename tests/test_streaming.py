@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aecrypt import config, shards
-from aecrypt.data import SkippedImagesWarning, load_dataset
+from aecrypt import config
+from aecrypt.data import shards
+from aecrypt.data.datasets import SkippedImagesWarning, load_dataset
 from aecrypt.errors import ParameterError
 
 #: 16x16x3 float32 images take 3 KiB: a 0.05 MiB bound holds 17 of them, fewer than the folder's
@@ -32,7 +33,7 @@ def _load(root, **kwargs):
     """The folder at 16x16, seed 3; the broken file's warning (once per build) is not this test's concern."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SkippedImagesWarning)
-        return load_dataset("folder", data_dir=root, image_size=16, seed=3, **kwargs)
+        return load_dataset("folder", data_dir=root, image_size=16, split_seed=3, **kwargs)
 
 
 def test_sharded_cache_is_written_shard_by_shard_and_reads_back_the_in_memory_arrays(tmp_path, rng):
@@ -66,16 +67,16 @@ def test_sharded_cache_is_written_shard_by_shard_and_reads_back_the_in_memory_ar
     for bad in (0, -1.0, "lots", True):
         with pytest.raises(ParameterError, match="memory_limit_mb must be a positive number"):
             load_dataset("folder", data_dir=root, image_size=16, memory_limit_mb=bad)
-    from aecrypt.parameters import check_value
+    from aecrypt.study.parameters import check_value
 
     with pytest.raises(ParameterError, match="memory_limit_mb must be at least"):
         check_value("memory_limit_mb", -5.0, "Optional[float]")
 
 
 def test_a_folder_over_the_memory_bound_trains_streamed_with_the_in_memory_loss_curve(tmp_path, rng):
-    from aecrypt.model import build_autoencoder, save_model
-    from aecrypt.pipeline import encode
-    from aecrypt.training import seed_everything, train_autoencoder
+    from aecrypt.method.model import build_autoencoder, save_model
+    from aecrypt.method.pipeline import encode
+    from aecrypt.method.training import seed_everything, train_autoencoder
 
     root = _folder(tmp_path, rng)
     curves = {}
@@ -98,8 +99,8 @@ def test_a_folder_over_the_memory_bound_trains_streamed_with_the_in_memory_loss_
 
 
 def test_denoising_fine_tune_noises_a_streamed_set_batch_by_batch(tmp_path, rng):
-    from aecrypt import robustness
-    from aecrypt.model import build_autoencoder
+    from aecrypt.experiments import robustness
+    from aecrypt.method.model import build_autoencoder
 
     split = _load(_folder(tmp_path, rng), memory_limit_mb=TINY_BOUND_MB, use_cache=False)
     assert isinstance(split.x_train, shards.ShardedImages)

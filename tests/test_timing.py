@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aecrypt import timing
-from aecrypt.cipher import SCHEMES
+from aecrypt.experiments import timing
+from aecrypt.method.cipher import SCHEMES
 from aecrypt.errors import ParameterError
 from aecrypt.paper import PAPER_TABLE3
-from aecrypt.timing import aes_table, codec_table, openssl_gcm_table, time_call
+from aecrypt.experiments.timing import aes_table, codec_table, openssl_gcm_table, time_call
 
 
 def test_time_call_counts_and_orders_quantiles():
@@ -269,7 +269,7 @@ def test_conclusions_say_reduction_when_the_sender_is_faster():
 
 
 def test_time_breakdown_bars_are_proportional():
-    from aecrypt.figures import time_breakdown
+    from aecrypt.study.figures import time_breakdown
 
     table = _end_to_end()
     fig = time_breakdown(table)

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aecrypt.model import build_autoencoder, compile_autoencoder
-from aecrypt.training import categorical_accuracy, seed_everything, train_autoencoder, validation_split
+from aecrypt.method.model import build_autoencoder, compile_autoencoder
+from aecrypt.method.training import categorical_accuracy, seed_everything, train_autoencoder, validation_split
 
 
 def _data(seed=0, n=12, size=16):
@@ -124,7 +124,7 @@ def test_mixed_bfloat16_trains_and_keeps_float32_outputs():
 
 
 def test_late_improvement_says_whether_validation_loss_levelled_off():
-    from aecrypt.training import late_improvement
+    from aecrypt.method.training import late_improvement
 
     still_falling = pd.DataFrame({"val_loss": [1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.25, 0.2]})
     assert late_improvement(still_falling) == pytest.approx((0.3 - 0.2) / 0.3)  # last 2 of 8 epochs
@@ -134,7 +134,7 @@ def test_late_improvement_says_whether_validation_loss_levelled_off():
 
 
 def test_cosine_schedule_starts_at_the_rate_and_falls_each_epoch():
-    from aecrypt.training import epoch_learning_rate
+    from aecrypt.method.training import epoch_learning_rate
 
     rates = [epoch_learning_rate(0.002, epoch, 8, "cosine") for epoch in range(1, 9)]
     assert rates[0] == pytest.approx(0.002) and all(a > b > 0 for a, b in zip(rates, rates[1:]))
@@ -166,7 +166,7 @@ def test_an_unknown_schedule_fails_before_any_training(tmp_path):
 
 
 def test_the_training_record_names_the_schedule(tmp_path):
-    from aecrypt.training import describe_schedule, training_record
+    from aecrypt.method.training import describe_schedule, training_record
 
     record = training_record(_train(6, tmp_path, schedule="cosine"))
     assert record["learning_rate_schedule"] == "cosine" and record["epochs_run"] == 3

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from aecrypt.cipher import decrypt_features, encrypt_features, read_header
+from aecrypt.method.cipher import decrypt_features, encrypt_features, read_header
 from aecrypt.errors import ModelFileError
-from aecrypt.model import keras
-from aecrypt.shards import ShardedImages
+from aecrypt.method.model import keras
+from aecrypt.data.shards import ShardedImages
 
 DEFAULT_BATCH_SIZE = 32
 

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 from skimage.transform import resize
 
-from aecrypt.cipher import PAPER_SCHEMES, ciphertext_bytes, decrypt_features, encrypt_features, encrypt_image, read_header
-from aecrypt.data import stretch, to_uint8
+from aecrypt.method.cipher import PAPER_SCHEMES, ciphertext_bytes, decrypt_features, encrypt_features, encrypt_image, read_header
+from aecrypt.data.datasets import stretch, to_uint8
 from aecrypt.errors import ParameterError, WrongKeyOrTamperedError
-from aecrypt.metrics import (
+from aecrypt.method.metrics import (
     IDEAL_CORRELATION,
     IDEAL_ENTROPY,
     IDEAL_NPCR,
@@ -226,9 +226,9 @@ def train_substitute_decoder(
     kind, makes (features, image) pairs and trains a decoder of the published architecture
     (Table 2) from scratch, under the learning-rate ``schedule`` the owner used. Returns the
     substitute decoder and its training result."""
-    from aecrypt.model import build_autoencoder, image_shape
-    from aecrypt.pipeline import encode
-    from aecrypt.training import seed_everything, train_autoencoder
+    from aecrypt.method.model import build_autoencoder, image_shape
+    from aecrypt.method.pipeline import encode
+    from aecrypt.method.training import seed_everything, train_autoencoder
 
     size, _, channels = image_shape(encoder)
     feature_size, _, bottleneck = encoder.output_shape[1:]
@@ -276,7 +276,7 @@ def attack_curve(encoder, pool: np.ndarray, x_test: np.ndarray, test_features: n
     least one, kept for its validation), trained for ``epochs`` in batches of ``batch_size``
     under ``schedule``. Returns the curve (one row
     per size, with SSIM and PSNR on the test images) and the largest decoder with its result."""
-    from aecrypt.pipeline import decode
+    from aecrypt.method.pipeline import decode
 
     order = np.random.default_rng([seed, 7]).permutation(len(pool))
     rows, decoder, result = [], None, None

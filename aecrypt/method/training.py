@@ -20,10 +20,10 @@ import pandas as pd
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from aecrypt.model import DEFAULT_LEARNING_RATE, keras
+from aecrypt.method.model import DEFAULT_LEARNING_RATE, keras
 from aecrypt.errors import ParameterError
 from aecrypt.progress import live
-from aecrypt.shards import ShardedImages
+from aecrypt.data.shards import ShardedImages
 
 
 @dataclass

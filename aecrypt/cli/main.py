@@ -86,7 +86,7 @@ def _expand(paths: list[str], in_folder: Callable[[Path], list[Path]], nothing: 
 
 def _images_in(paths: list[str]) -> list[tuple[Path, Path]]:
     """Expand files and folders (recursively) into image files with their relative names."""
-    from aecrypt.data import IMAGE_SUFFIXES, find_images
+    from aecrypt.data.datasets import IMAGE_SUFFIXES, find_images
 
     return _expand(paths, find_images, f"no images given (supported: {', '.join(IMAGE_SUFFIXES)})")
 
@@ -107,7 +107,7 @@ def _payload_name(source: Path, image: Path) -> Path:
 
 def _image_name(source: Path, payload: Path) -> Path:
     """Where a payload's image goes, relative to -o: a/x.png.aecrypt -> a/x.png; a/x.aecrypt -> a/x + the stored extension (or .png)."""
-    from aecrypt.data import IMAGE_SUFFIXES
+    from aecrypt.data.datasets import IMAGE_SUFFIXES
 
     name = payload.name.removesuffix(PAYLOAD_SUFFIX)
     if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
@@ -130,7 +130,7 @@ def _stored_metadata(payload: Path) -> dict:
 
     It is not yet authenticated here, so a stored extension is used only if it is a plain one.
     """
-    from aecrypt.cipher import read_header, read_payload
+    from aecrypt.method.cipher import read_header, read_payload
 
     try:
         metadata = dict(read_header(read_payload(payload)).metadata)
@@ -191,7 +191,7 @@ def _check_replaceable(target: Path, force: bool, replaceable: Callable[[Path], 
 @contextlib.contextmanager
 def _output_folder(out: Path) -> Iterator[None]:
     """Create the -o folder and check that it is writable; remove it again if this run made it and wrote nothing."""
-    from aecrypt.results import TEMP_SUFFIX
+    from aecrypt.files import TEMP_SUFFIX
 
     created = not os.path.lexists(out)
     try:
@@ -256,7 +256,7 @@ def _finish(verb: str, noun: str, jobs: list[Job], failed: int, out: Path, secon
 
 def cmd_keygen(args: argparse.Namespace) -> None:
     """Write a new random AES-256 key file (mode 0600)."""
-    from aecrypt.cipher import generate_key, save_key
+    from aecrypt.method.cipher import generate_key, save_key
 
     path = save_key(generate_key(), args.keyfile)
     print(f"wrote a new AES-256 key to {path} (readable only by you; share it with the receiver over a safe channel)")
@@ -313,9 +313,9 @@ def _fidelity(decoder, original, image, features, key: bytes, dtype: str, metada
     import numpy as np
     from skimage.transform import resize
 
-    from aecrypt.cipher import decrypt_features, encrypt_features
-    from aecrypt.data import to_uint8
-    from aecrypt.pipeline import decode
+    from aecrypt.method.cipher import decrypt_features, encrypt_features
+    from aecrypt.data.datasets import to_uint8
+    from aecrypt.method.pipeline import decode
 
     received = decrypt_features(encrypt_features(features, key, dtype=dtype), key)
     reconstruction = np.clip(decode(decoder, received[None])[0], 0.0, 1.0)
@@ -334,7 +334,7 @@ def _fidelity(decoder, original, image, features, key: bytes, dtype: str, metada
 
 def _metrics(original, other, prefix: str) -> dict:
     """SSIM and PSNR (None if infinite) of two images, rounded, under keys with ``prefix``."""
-    from aecrypt.metrics import psnr, ssim
+    from aecrypt.method.metrics import psnr, ssim
 
     peak = psnr(original, other)
     return {f"{prefix}ssim": round(ssim(original, other), METRIC_DIGITS),
@@ -360,9 +360,9 @@ def cmd_encrypt(args: argparse.Namespace) -> None:
     payload's authenticated header with the image's size and mode; one below ``--min-ssim`` is
     refused unless ``--allow-lossy`` is given.
     """
-    from aecrypt.cipher import encrypt_features, load_key, looks_like_payload
-    from aecrypt.data import crop_fundus, prepare_image, read_image
-    from aecrypt.results import atomic_file
+    from aecrypt.method.cipher import encrypt_features, load_key, looks_like_payload
+    from aecrypt.data.datasets import crop_fundus, prepare_image, read_image
+    from aecrypt.files import atomic_file
 
     if not -1.0 <= args.min_ssim <= 1.0:
         raise ParameterError(f"--min-ssim is an SSIM, between -1 and 1; not {args.min_ssim}")
@@ -376,8 +376,8 @@ def cmd_encrypt(args: argparse.Namespace) -> None:
     grey_dataset = _grey_dataset(args.encoder)
     with _output_folder(out):
         _import_tensorflow_quietly()
-        from aecrypt.model import checked_image_shape, load_model
-        from aecrypt.pipeline import encode
+        from aecrypt.method.model import checked_image_shape, load_model
+        from aecrypt.method.pipeline import encode
 
         encoder = load_model(args.encoder, expected="encoder")
         size, _, channels = checked_image_shape(encoder, args.encoder)
@@ -429,8 +429,8 @@ def _committed_model(part: str) -> str:
 
 def cmd_decrypt(args: argparse.Namespace) -> None:
     """Decrypt payloads with the key and decode them into images at their original size, mirroring the folders."""
-    from aecrypt.cipher import FILE_DTYPE, decrypt_features, load_key, read_header, read_payload
-    from aecrypt.data import write_image, written_by_aecrypt
+    from aecrypt.method.cipher import FILE_DTYPE, decrypt_features, load_key, read_header, read_payload
+    from aecrypt.data.datasets import write_image, written_by_aecrypt
 
     args.decoder = args.decoder or _committed_model("decoder")
     key = load_key(args.key)
@@ -439,8 +439,8 @@ def cmd_decrypt(args: argparse.Namespace) -> None:
                  "an image aecrypt decrypt wrote")
     with _output_folder(out):
         _import_tensorflow_quietly()
-        from aecrypt.model import checked_image_shape, load_model
-        from aecrypt.pipeline import decode
+        from aecrypt.method.model import checked_image_shape, load_model
+        from aecrypt.method.pipeline import decode
 
         decoder = load_model(args.decoder, expected="decoder")
         checked_image_shape(decoder, args.decoder)
@@ -475,7 +475,7 @@ def _restore(image, metadata: dict):
     from PIL import Image
     from skimage.transform import resize
 
-    from aecrypt.data import set_channels
+    from aecrypt.data.datasets import set_channels
     from aecrypt.errors import PayloadFormatError
 
     height, width = metadata.get("height"), metadata.get("width")
@@ -492,7 +492,7 @@ def _restore(image, metadata: dict):
 
 def _read_file(path: Path) -> bytes:
     """A regular file's bytes, read with the payload size bound; ``InputError`` otherwise."""
-    from aecrypt.cipher import MAX_BODY_BYTES
+    from aecrypt.method.cipher import MAX_BODY_BYTES
 
     try:
         with open(path, "rb") as handle:
@@ -516,8 +516,8 @@ def _sha256(path: Path) -> str:
 
 def cmd_seal(args: argparse.Namespace) -> None:
     """Encrypt image files themselves (their bytes) with AES-256-GCM: lossless, unlike encrypt."""
-    from aecrypt.cipher import encrypt_file, load_key, looks_like_payload
-    from aecrypt.results import atomic_file
+    from aecrypt.method.cipher import encrypt_file, load_key, looks_like_payload
+    from aecrypt.files import atomic_file
 
     key = load_key(args.key)
     out = Path(args.output)
@@ -538,9 +538,9 @@ def cmd_seal(args: argparse.Namespace) -> None:
 
 def cmd_unseal(args: argparse.Namespace) -> None:
     """Decrypt sealed payloads back into the original files, bit for bit, mirroring the folders."""
-    from aecrypt.cipher import decrypt_file, load_key, read_header, read_payload
+    from aecrypt.method.cipher import decrypt_file, load_key, read_header, read_payload
     from aecrypt.errors import WrongKeyOrTamperedError
-    from aecrypt.results import atomic_file
+    from aecrypt.files import atomic_file
 
     key = load_key(args.key)
     out = Path(args.output)
@@ -579,7 +579,7 @@ def _metadata_text(dtype: str, metadata: dict) -> str:
 
 def cmd_inspect(args: argparse.Namespace) -> None:
     """Print each payload's header: scheme, dtype, shape, sizes and metadata (no key needed)."""
-    from aecrypt.cipher import read_header, read_payload
+    from aecrypt.method.cipher import read_header, read_payload
 
     def work(job: Job) -> None:
         """Print one payload's header."""
@@ -597,7 +597,7 @@ def cmd_inspect(args: argparse.Namespace) -> None:
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
     """Run the study's notebooks through papermill and write the report."""
-    from aecrypt.runner import run_study
+    from aecrypt.study.runner import run_study
 
     overrides = {name: _value(value) for name, value in args.param}
     if args.data_dir and args.dataset != "folder":
@@ -611,7 +611,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     study = run_study(args.profile, only=only, overrides=overrides, seeds=seeds)
     if args.profile == "default" and only is None and not overrides:
-        from aecrypt.report import update_readme
+        from aecrypt.study.report import update_readme
 
         print(f"README.md results block rewritten from {update_readme().parent / 'results' / 'default'}")
     print(f"study done in {(time.perf_counter() - start) / 60:.1f} min; report: {study.report}")
@@ -628,7 +628,7 @@ def _seeds(text: str) -> list[int]:
 def cmd_figures(args: argparse.Namespace) -> None:
     """Redraw a run's figures from its saved data (tables and figure_data/), without a model or TensorFlow."""
     from aecrypt import config
-    from aecrypt.figures import redraw_all, run_folders
+    from aecrypt.study.figures import redraw_all, run_folders
 
     folder = config.results_dir(args.profile)
     runs = run_folders(folder)
@@ -644,7 +644,7 @@ def cmd_figures(args: argparse.Namespace) -> None:
 
 def cmd_readme(args: argparse.Namespace) -> None:
     """Rewrite README.md's results block from the committed results/default files."""
-    from aecrypt.report import update_readme
+    from aecrypt.study.report import update_readme
 
     print(f"rewrote the results block of {update_readme()}")
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from aecrypt import config
 from aecrypt.paper import inconsistencies_markdown
-from aecrypt.results import run_metadata, write_json, write_table, write_text
+from aecrypt.study.results import run_metadata, write_json, write_table, write_text
 
 SEED_FOLDER = re.compile(r"^seed-(\d+)$")
 #: Tables whose numbers depend on the seed, with the columns that identify a row and the

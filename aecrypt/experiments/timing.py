@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from aecrypt.cipher import decrypt_features, encrypt_features, encrypt_image, quantize_uint8
-from aecrypt.data import to_uint8
+from aecrypt.method.cipher import decrypt_features, encrypt_features, encrypt_image, quantize_uint8
+from aecrypt.data.datasets import to_uint8
 from aecrypt.errors import ParameterError
-from aecrypt.metrics import psnr, ssim
+from aecrypt.method.metrics import psnr, ssim
 from aecrypt.paper import PAPER_TABLE3, PAPER_TABLE4, PAPER_TIME_REDUCTION_TEXT
 
 MEGABYTE = 1e6
@@ -193,8 +193,8 @@ def training_rate(
 ) -> float:
     """Training images per second of the Table 2 model in aecrypt's training loop (last epoch,
     so tracing and warm-up are excluded), on random images of the given size."""
-    from aecrypt.model import build_autoencoder
-    from aecrypt.training import seed_everything, train_autoencoder
+    from aecrypt.method.model import build_autoencoder
+    from aecrypt.method.training import seed_everything, train_autoencoder
 
     seed_everything(seed, deterministic=False)
     autoencoder, _, _ = build_autoencoder(image_size, upsample_position=upsample_position, precision=precision)
@@ -205,7 +205,7 @@ def training_rate(
 
 def model_call_time(model, batch_size: int, repeats: int) -> dict[str, float]:
     """Median time of one compiled inference call on a batch (the path the pipeline uses)."""
-    from aecrypt.pipeline import run_model
+    from aecrypt.method.pipeline import run_model
 
     x = np.random.default_rng(0).random((batch_size, *model.input_shape[1:]), dtype=np.float32)
     return time_call(lambda: run_model(model, x, batch_size), repeats, warmup=2)
@@ -220,7 +220,7 @@ def layer_training_times(autoencoder, batch_size: int = 16, repeats: int = 5) ->
     import keras
     import tensorflow as tf
 
-    from aecrypt.model import model_flops
+    from aecrypt.method.model import model_flops
 
     rows = []
     for layer in _leaf_layers(autoencoder):
@@ -331,7 +331,7 @@ def batch_of(images: np.ndarray, size: int) -> np.ndarray:
 def step_times(encoder, decoder, image: np.ndarray, batch: np.ndarray, key: bytes, aes_repeats: int, model_repeats: int) -> dict[str, dict[str, float]]:
     """``time_call`` of each step of sender and receiver: the networks on one image and on a
     batch (time per batch), AES-256-GCM on the features and on the raw image."""
-    from aecrypt.pipeline import decode, encode
+    from aecrypt.method.pipeline import decode, encode
 
     features = encode(encoder, image[None])[0]
     raw = to_uint8(image)

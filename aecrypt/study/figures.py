@@ -6,7 +6,7 @@ disk and draws it. ``aecrypt figures`` calls the same ``redraw`` on the same fil
 command and the notebooks give byte-identical PNG and PDF files, in seconds and without a
 model. ``FIGURES`` names every figure of a run, the data it reads and the function that
 draws it. The look (sizes, fonts, colours) comes from the style sheets in
-``aecrypt/styles/``: ``paper`` (3.5 and 7.2 in wide, 300 dpi), ``slides`` (16:9) and
+``aecrypt/study/styles/``: ``paper`` (3.5 and 7.2 in wide, 300 dpi), ``slides`` (16:9) and
 ``notebook``.
 """
 
@@ -30,7 +30,7 @@ import pandas as pd
 from aecrypt.config import STYLES
 
 if TYPE_CHECKING:
-    from aecrypt.security import ByteFlip, Journey
+    from aecrypt.experiments.security import ByteFlip, Journey
 
 #: The package's style sheets: ``base`` for every figure, then one of ``config.STYLES``.
 STYLES_DIR = Path(__file__).parent / "styles"
@@ -291,7 +291,7 @@ def image_rows_data(rows: list[tuple[str, np.ndarray]], count: int = 6) -> dict[
 
 def to_displayable(array: np.ndarray) -> np.ndarray:
     """Min-max scale any array to [0, 1] per channel so it can be drawn as an image."""
-    from aecrypt.data import stretch
+    from aecrypt.data.datasets import stretch
 
     return stretch(np.asarray(array, np.float32), axis=(0, 1))
 
@@ -308,7 +308,7 @@ def image_journey(panels: list[tuple[str, np.ndarray]]) -> plt.Figure:
 def journey_panels(trip: Journey) -> list[tuple[str, np.ndarray]]:
     """Figure 6's panels from ``security.journey``: original, features, ciphertext bytes,
     decrypted features (both stretched per channel to be visible) and the decoder's output."""
-    from aecrypt.security import ciphertext_picture
+    from aecrypt.experiments.security import ciphertext_picture
 
     return [
         ("(a) original", trip.image), ("(b) encoder output (features)", to_displayable(trip.features)),
@@ -372,7 +372,7 @@ def size_vs_quality(size_quality: pd.DataFrame) -> plt.Figure:
     point per method, named in a legend below (labels beside points collide when sizes are close)."""
     from matplotlib.ticker import NullFormatter
 
-    from aecrypt.timing import SEALED_SUFFIX
+    from aecrypt.experiments.timing import SEALED_SUFFIX
 
     fig, ax = plt.subplots(figsize=_figsize("double", 0.42))
     kilobytes = size_quality["bytes"] / 1e3
@@ -406,7 +406,7 @@ def method_colours(methods) -> dict[str, str]:
 
 def noise_methods(long: pd.DataFrame) -> plt.Figure:
     """SSIM against the clean original for every method and noise kind (grouped bars)."""
-    from aecrypt.noise import NOISE_LABELS
+    from aecrypt.method.noise import NOISE_LABELS
 
     kinds = list(dict.fromkeys(long["noise"]))
     methods = list(dict.fromkeys(long["method"]))
@@ -428,7 +428,7 @@ def noise_methods(long: pd.DataFrame) -> plt.Figure:
 def noise_examples(original: np.ndarray, examples: dict[str, dict[str, np.ndarray]]) -> plt.Figure:
     """One row per noise kind (named on the left): the original, then each method's output
     for the first image (methods named once, above their column)."""
-    from aecrypt.noise import NOISE_LABELS
+    from aecrypt.method.noise import NOISE_LABELS
 
     kinds = list(examples)
     methods = list(examples[kinds[0]])
@@ -451,7 +451,7 @@ def noise_examples_data(original: np.ndarray, examples: dict[str, dict[str, np.n
 
 def noise_sweep(sweep: pd.DataFrame) -> plt.Figure:
     """SSIM of each method's output against noise strength, one panel per noise kind."""
-    from aecrypt.noise import NOISE_LABELS, STRENGTH_LABELS, STRENGTH_PARAMETER
+    from aecrypt.method.noise import NOISE_LABELS, STRENGTH_LABELS, STRENGTH_PARAMETER
 
     kinds = list(dict.fromkeys(sweep["noise"]))
     colours = method_colours(sweep["method"])
@@ -661,7 +661,7 @@ def _decode(value: Any, arrays: Any) -> Any:
 
 def save_data(name: str, folder: str | Path, values: dict[str, Any]) -> Path:
     """Save a figure's values (arrays, numbers, strings, lists and dicts of them) to its npz file."""
-    from aecrypt.results import atomic_path
+    from aecrypt.files import atomic_path
 
     arrays: dict[str, np.ndarray] = {}
     described = json.dumps(_encode(values, arrays))
@@ -697,7 +697,7 @@ STYLE_RECORD = "runs"
 def recorded_style(folder: str | Path) -> str:
     """The figure style a run recorded (``figure_style`` in its ``runs/*.json``; for a run
     recorded before there was one, its profile's), else ``DEFAULT_STYLE``."""
-    from aecrypt.profiles import FIGURE_STYLES
+    from aecrypt.study.profiles import FIGURE_STYLES
 
     for path in sorted((Path(folder) / STYLE_RECORD).glob("*.json")):
         with contextlib.suppress(OSError, ValueError, AttributeError):
@@ -711,7 +711,7 @@ def recorded_style(folder: str | Path) -> str:
 def redraw(name: str, folder: str | Path, style: str | None = None, close: bool = True):
     """Draw figure ``name`` from ``folder``'s saved data and save it as PNG and PDF: into
     ``folder`` in the run's own style, into ``folder/<style>/`` in another. Returns the files."""
-    from aecrypt.results import save_figure
+    from aecrypt.study.results import save_figure
 
     folder = Path(folder)
     own = recorded_style(folder)
@@ -770,7 +770,7 @@ def redraw_all(folder: str | Path, style: str | None = None, workers: int | None
 
 
 #: The modules figure functions import as they draw (none imports TensorFlow).
-FIGURE_MODULES = ("aecrypt.data", "aecrypt.noise", "aecrypt.profiles", "aecrypt.results", "aecrypt.security", "aecrypt.timing")
+FIGURE_MODULES = ("aecrypt.data.datasets", "aecrypt.method.noise", "aecrypt.study.profiles", "aecrypt.study.results", "aecrypt.experiments.security", "aecrypt.experiments.timing")
 
 #: Figures that take longest to draw (about 2 to 4 s each on the 2-core machine, image
 #: panels and many axes), measured; ``redraw_all`` starts them first.

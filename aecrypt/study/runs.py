@@ -18,9 +18,9 @@ from typing import Any
 
 from aecrypt import config
 from aecrypt.errors import ManifestMismatchError, ModelFileError
-from aecrypt.parameters import check_values, declared_parameters
-from aecrypt.profiles import FIGURE_STYLES, resolve
-from aecrypt.results import run_metadata, write_json
+from aecrypt.study.parameters import check_values, declared_parameters
+from aecrypt.study.profiles import FIGURE_STYLES, resolve
+from aecrypt.study.results import run_metadata, write_json
 
 ENCODER_FILE = "encoder.keras"
 DECODER_FILE = "decoder.keras"
@@ -30,7 +30,7 @@ TRAINING_NOTEBOOK = "02_train_autoencoder"
 #: Everything that fixes which images a model was trained, validated and tested on.
 DATA_PARAMETERS = (
     "dataset", "data_dir", "image_size", "max_images", "per_class", "test_fraction",
-    "validation_fraction", "fundus_crop", "split", "guard_mm", "seed",
+    "validation_fraction", "fundus_crop", "split", "guard_mm", "split_seed",
 )
 MAIN_RUN = "main"
 #: Sub-folder of models/ for models trained outside ``aecrypt reproduce``.
@@ -102,10 +102,12 @@ def start(notebook: str, namespace: Mapping[str, Any]) -> Run:
     if "run_name" in declared and notebook != TRAINING_NOTEBOOK:
         manifest = read_manifest(models)
         params.update(manifest_data(manifest, explicit, list(DATA_PARAMETERS)))
+        if "seed" in declared and params.get("seed") is None:  # the model's training seed seeds this notebook's draws
+            params["seed"] = manifest.get("parameters", {}).get("seed", 0)
         trained = manifest.get("git_commit", "an unknown commit")
         print(f"Model: {_shown(models)} (trained by notebook 02 at {trained}, {manifest.get('time_utc', 'time unknown')}).")
     if "precision" in params:  # record what "auto" chose on this machine
-        from aecrypt.model import resolve_precision
+        from aecrypt.method.model import resolve_precision
 
         params["precision"] = resolve_precision(params["precision"])
     out = output_folder(profile, params.get("run_name", MAIN_RUN), bool(params.get("publish")))
@@ -114,7 +116,7 @@ def start(notebook: str, namespace: Mapping[str, Any]) -> Run:
         print(f"Ad-hoc run: outputs go to {_shown(out)} (aecrypt reproduce, or publish=True, writes into "
               f"{_shown(config.results_dir(profile))}).")
     params["figure_style"] = FIGURE_STYLES[profile]  # recorded: aecrypt figures redraws in it
-    from aecrypt.figures import use_style
+    from aecrypt.study.figures import use_style
 
     use_style(params["figure_style"])
     if profile == "smoke":
@@ -176,7 +178,7 @@ def dataset_arguments(run: Run) -> dict[str, Any]:
 def load_data(run: Run):
     """The run's dataset split; for a trained model's run, checked against its manifest. A
     folder larger than the run's ``memory_limit_mb`` stays on disk ("data_path": "streamed")."""
-    from aecrypt.data import load_dataset
+    from aecrypt.data.datasets import load_dataset
 
     split = load_dataset(**dataset_arguments(run), memory_limit_mb=run.params.get("memory_limit_mb"))
     run.data = {"test_hash": split.test_hash(), "train_hash": split.train_hash(), "train": len(split.x_train),
@@ -196,13 +198,13 @@ def load_data(run: Run):
 
 def save_models(run: Run, encoder, decoder, split, training: dict[str, Any]) -> Path:
     """Save the encoder, decoder and their manifest (data parameters, split hashes, training)."""
-    from aecrypt.model import save_model
+    from aecrypt.method.model import save_model
 
     folder = run.models
     folder.mkdir(parents=True, exist_ok=True)
     save_model(encoder, folder / ENCODER_FILE)
     save_model(decoder, folder / DECODER_FILE)
-    from aecrypt.data import default_split
+    from aecrypt.data.datasets import default_split
 
     data_parameters = dataset_arguments(run)
     if data_parameters.get("split") is None:
@@ -214,7 +216,7 @@ def save_models(run: Run, encoder, decoder, split, training: dict[str, Any]) -> 
 
 def trained_models(run: Run):
     """The run's trained encoder and decoder (never trained here: notebook 02 does that)."""
-    from aecrypt.model import load_model
+    from aecrypt.method.model import load_model
 
     folder = run.models
     for name in (ENCODER_FILE, DECODER_FILE):

@@ -17,11 +17,11 @@ from typing import Any
 
 from aecrypt import config
 from aecrypt.errors import NotebookFailedError, ParameterError
-from aecrypt.notebooks import clean_executed, notebook_paths
+from aecrypt.study.notebooks import clean_executed, notebook_paths
 from aecrypt.progress import INDENT, LIVE_ENV, stderr_to
-from aecrypt.study import MAIN_RUN
-from aecrypt.parameters import check_value, declared_parameters
-from aecrypt.profiles import PROFILES
+from aecrypt.study.runs import MAIN_RUN
+from aecrypt.study.parameters import check_value, declared_parameters
+from aecrypt.study.profiles import PROFILES
 
 #: Notebooks whose numbers depend on the seed (training, noise draws, the attacker); with
 #: several seeds, these run once more per extra seed, each with its own model.
@@ -138,7 +138,7 @@ def run_study(
             params = {"profile": profile, **{k: v for k, v in given.items() if k in declared[path]}}
             label = path.stem if pass_number == 0 else f"{path.stem} (seed {seed})"
             study.seconds[label], study.executed[label] = _execute(path, executed_dir, params, kernel, f"[{index}/{total}] {label}")
-    from aecrypt.report import write_report
+    from aecrypt.study.report import write_report
 
     study.report = write_report(study.profile, study.seconds, overrides, seeds)
     return study
@@ -146,7 +146,7 @@ def run_study(
 
 def study_output(profile: str, run_name: str = MAIN_RUN) -> Path:
     """Where a published run of ``run_name`` writes (as ``study.output_folder`` computes it)."""
-    from aecrypt.study import output_folder
+    from aecrypt.study.runs import output_folder
 
     return output_folder(profile, run_name, publish=True)
 

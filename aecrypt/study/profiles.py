@@ -10,7 +10,7 @@ from typing import Any
 
 from aecrypt.errors import ParameterError
 from aecrypt.paper import PAPER_EPOCHS, PAPER_IMAGE_SIZE, PAPER_IMAGES
-from aecrypt.shards import DEFAULT_MEMORY_LIMIT_MB
+from aecrypt.data.shards import DEFAULT_MEMORY_LIMIT_MB
 
 #: Shared by every notebook; each notebook uses the subset it declares. Every profile
 #: trains in float32: "auto" picks bfloat16 where the CPU has it, so tables would differ

@@ -6,23 +6,21 @@ interrupted run never leaves a half-written table behind.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
 import os
 import platform
 import re
 import subprocess
-import tempfile
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, Iterator
 
 import pandas as pd
 
 from aecrypt import config
+from aecrypt.files import atomic_path, write_text
 
 #: Packages whose versions every run records.
 RECORDED_PACKAGES = (
@@ -39,74 +37,6 @@ TIMING_COLUMN = re.compile(r"(_s|_MB_s|seconds|minutes|per_second|reduction_perc
 def is_timing_column(name: str) -> bool:
     """Whether a table column is a wall-clock measurement (left out of reproducibility checks)."""
     return bool(TIMING_COLUMN.search(name))
-
-
-@contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it onto ``target`` if the block succeeds."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-#: Suffix of the temporary files that ``atomic_file`` writes through: neither an image's nor a
-#: payload's, so a file left behind by a killed run is never taken for an input later.
-TEMP_SUFFIX = ".tmp"
-#: How much of the target's name a temporary file's name repeats (file names have a length limit).
-TEMP_PREFIX_CHARS = 100
-
-
-@contextmanager
-def atomic_file(target: str | Path, replace: bool = True) -> Iterator[BinaryIO]:
-    """Yield a binary file that becomes ``target`` if the block succeeds; removed on any error.
-
-    The file is created exclusively, under a random name ending in ``TEMP_SUFFIX``, in
-    ``target``'s folder, with mode 0600 (``tempfile.mkstemp``), and is written through its
-    descriptor, never reopened by name. On success it is renamed onto ``target``: a symlink
-    planted there is replaced, never followed. With ``replace=False`` anything already at
-    ``target`` raises ``FileExistsError`` and is left as it is.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:TEMP_PREFIX_CHARS]}.", suffix=TEMP_SUFFIX, dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        _publish(tmp, target, replace)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
-def _publish(tmp: str, target: Path, replace: bool) -> None:
-    """Move a finished temporary file to ``target``: rename over what is there, or link beside it."""
-    if replace:
-        os.replace(tmp, target)
-        return
-    try:
-        os.link(tmp, target, follow_symlinks=False)  # atomic: FileExistsError if anything is there
-    except FileExistsError:
-        raise
-    except OSError:  # a file system without hard links: check, then rename
-        if os.path.lexists(target):
-            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target)) from None
-        os.replace(tmp, target)
-
-
-def write_text(path: str | Path, text: str) -> Path:
-    """Write a text file atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-    return Path(path)
 
 
 def write_json(path: str | Path, data: Any) -> Path:

@@ -40,6 +40,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "denoise_epochs": (1, None),
     "bm3d_images": (0, None),
     "seed": (0, 2**32 - 1),
+    "split_seed": (0, 2**32 - 1),
     "image_index": (0, None),
     "memory_limit_mb": (1e-3, None),  # shards.DEFAULT_MEMORY_LIMIT_MB; a tiny bound streams tiny folders (tests)
 }

@@ -5,7 +5,7 @@ retina photograph inside ``scikit-image``. A user's own folder (Messidor-2, EyeP
 any tree of images) is read, never modified. Loaded sets are cached in
 ``data/processed/`` with a manifest; a cache whose manifest does not match is rebuilt.
 A folder whose processed images would need more than ``memory_limit_mb`` is cached as
-.npy shards and read from disk (``aecrypt.shards``), split exactly as in memory.
+.npy shards and read from disk (``aecrypt.data.shards``), split exactly as in memory.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 from skimage.transform import resize
 
-from aecrypt import config, shards
+from aecrypt import config
+from aecrypt.data import shards
 from aecrypt.errors import DatasetError, ImageReadError, ParameterError
-from aecrypt.results import atomic_file
+from aecrypt.files import atomic_file
 
 DATASETS = ("mni152", "retina", "folder")
 #: The image files aecrypt reads and writes, by suffix, with Pillow's name for each format.
@@ -48,7 +49,7 @@ BRAIN_THRESHOLD = 0.05
 MNI_PLANES = ("sagittal", "coronal", "axial")  # slicing along volume axes 0, 1, 2
 #: A pixel belongs to a fundus photograph's field of view above this grey level (of 1).
 FUNDUS_BACKGROUND = 0.04
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 #: How a dataset is split. "slabs" (volumes): each plane cut into contiguous slabs, whole
 #: slabs go to training, validation or test, with a guard gap between them; "random":
 #: images drawn at random per class (folders of independent photographs).
@@ -569,7 +570,7 @@ def load_dataset(
     channels: int = 3,
     per_class: int | None = None,
     test_fraction: float = DEFAULT_TEST_FRACTION,
-    seed: int = 0,
+    split_seed: int = 0,
     fundus_crop: bool = False,
     max_images: int | None = None,
     split: str | None = None,
@@ -584,7 +585,8 @@ def load_dataset(
     ``split`` is "slabs" (the default for the MNI152 volume: whole slabs of each plane,
     ``guard_mm`` apart) or "random" (the default for folders). ``per_class`` keeps a
     balanced subset before the split; ``max_images`` a seeded subset of the split's
-    images, each role in proportion (for smoke runs). A folder whose processed images would
+    images, each role in proportion (for smoke runs). ``split_seed`` alone draws the subset
+    and the split, so models trained under different training seeds share one test set. A folder whose processed images would
     need more than ``memory_limit_mb`` MiB (default ``shards.DEFAULT_MEMORY_LIMIT_MB``) is
     cached as .npy shards and its splits are ``shards.ShardedImages`` read from disk.
     """
@@ -611,7 +613,7 @@ def load_dataset(
         "validation_fraction": validation_fraction,
         "split": split,
         "guard_mm": guard_mm if split == "slabs" else None,
-        "seed": seed,
+        "split_seed": split_seed,
         "fundus_crop": fundus_crop,
         "max_images": max_images,
         "min_brain_fraction": MIN_BRAIN_FRACTION if dataset == "mni152" else None,
@@ -650,8 +652,8 @@ def load_dataset(
 
 
 def _choose(labels: np.ndarray, positions: np.ndarray | None, params: dict) -> tuple[np.ndarray, np.ndarray]:
-    """The images a split uses (indices into ``labels``) and each one's role, drawn from the seed."""
-    rng = np.random.default_rng(params["seed"])
+    """The images a split uses (indices into ``labels``) and each one's role, drawn from the split seed."""
+    rng = np.random.default_rng(params["split_seed"])
     chosen = np.arange(len(labels))
     if params["per_class"] is not None:
         chosen = balanced_subset(labels, params["per_class"], rng)

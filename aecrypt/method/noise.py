@@ -113,7 +113,7 @@ CALIBRATION_IMAGES = 16
 
 def mean_noisy_ssim(images: np.ndarray, kind: str, seed: int, **params: float) -> float:
     """Mean SSIM of the noisy images against the clean ones, noise drawn from a fixed stream."""
-    from aecrypt.metrics import ssim
+    from aecrypt.method.metrics import ssim
 
     noisy = add_noise(images, kind, np.random.default_rng([seed, list(NOISE_MODES).index(kind)]), **params)
     return float(np.mean([ssim(a, b) for a, b in zip(images, noisy)]))

@@ -17,11 +17,11 @@ import pandas as pd
 from scipy.ndimage import median_filter
 from skimage.restoration import denoise_nl_means, estimate_sigma
 
-from aecrypt.metrics import image_quality, summarize_quality
+from aecrypt.method.metrics import image_quality, summarize_quality
 from aecrypt.paper import PAPER_TABLE6
-from aecrypt.noise import STRENGTH_PARAMETER, add_noise, noise_parameters, oracle_sigma
+from aecrypt.method.noise import STRENGTH_PARAMETER, add_noise, noise_parameters, oracle_sigma
 from aecrypt.progress import live
-from aecrypt.shards import ShardedImages
+from aecrypt.data.shards import ShardedImages
 
 MEDIAN_SIZE = 3
 #: non-local means settings (scikit-image's tutorial values, h scaled by the estimated noise).
@@ -153,7 +153,7 @@ def noisy_stream(images, seed: int, batch_size: int, shuffle: bool):
     drawn batch by batch as a ``tf.data.Dataset``: never the whole set, nor a noisy copy, in
     memory. The training set gets a fresh shuffle and fresh noise each epoch (the in-memory
     path draws its noise once); validation gets the same draws every time."""
-    from aecrypt.shards import batch_dataset
+    from aecrypt.data.shards import batch_dataset
 
     passes = {"count": -1, "order": None}
 
@@ -178,7 +178,7 @@ def train_denoising_model(encoder, decoder, train_images: np.ndarray, val_images
     """
     import keras
 
-    from aecrypt.training import seed_everything, train_autoencoder
+    from aecrypt.method.training import seed_everything, train_autoencoder
 
     seed_everything(seed)
     new_encoder, new_decoder = keras.models.clone_model(encoder), keras.models.clone_model(decoder)

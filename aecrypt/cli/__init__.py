@@ -1,0 +1,1 @@
+"""The ``aecrypt`` command line."""

@@ -1,0 +1,5 @@
+"""``python -m aecrypt.cli``: the command line in a fresh process."""
+
+from aecrypt.cli.main import main
+
+raise SystemExit(main())
