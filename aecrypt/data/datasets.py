@@ -28,6 +28,7 @@ from aecrypt import config
 from aecrypt.data import shards
 from aecrypt.errors import DatasetError, ImageReadError, ParameterError
 from aecrypt.files import atomic_file
+from aecrypt.method.pixels import pad_to_square, set_channels, stretch, to_uint8  # noqa: F401  (re-exported to the data's users until the data wing is split)
 
 DATASETS = ("mni152", "retina", "folder")
 #: The image files aecrypt reads and writes, by suffix, with Pillow's name for each format.
@@ -174,20 +175,6 @@ def _to_float(array: np.ndarray, path: Path) -> np.ndarray:
     return np.clip(x, 0.0, 1.0)
 
 
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """A float image in [0, 1] as 8-bit pixels (rounded, clipped): what a PNG stores."""
-    return np.rint(np.clip(np.asarray(image, np.float32), 0.0, 1.0) * 255).astype(np.uint8)
-
-
-def stretch(array: np.ndarray, axis: int | tuple[int, ...] | None = None, percentiles: tuple[float, float] = (0.0, 100.0)) -> np.ndarray:
-    """Stretch values to [0, 1] between two percentiles (min and max by default), over ``axis``
-    (per channel with ``axis=(0, 1)``): how a viewer shows numbers as a picture."""
-    x = np.asarray(array)
-    x = x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
-    low, high = (np.percentile(x, p, axis=axis, keepdims=True).astype(x.dtype) for p in percentiles)
-    return np.clip((x - low) / np.where(high > low, high - low, 1), 0, 1)
-
-
 def write_image(path: str | Path, image: np.ndarray, replace: bool = True) -> Path:
     """Write a float image in [0, 1] as 8-bit pixels in the format its suffix names, atomically, mode 0600.
 
@@ -229,26 +216,6 @@ def prepare_image(image: np.ndarray, image_size: int, channels: int = 3, fundus_
     if x.shape[0] != image_size:
         x = resize(x, (image_size, image_size, x.shape[-1]), anti_aliasing=True, preserve_range=True).astype(np.float32)
     return set_channels(np.clip(x, 0.0, 1.0), channels)
-
-
-def set_channels(image: np.ndarray, channels: int) -> np.ndarray:
-    """Replicate grey to three channels, or average colour to one."""
-    have = image.shape[-1]
-    if have == channels:
-        return image
-    if channels == 3 and have == 1:
-        return np.repeat(image, 3, axis=-1)
-    if channels == 1 and have == 3:
-        return (image @ np.array([0.2125, 0.7154, 0.0721], np.float32))[..., None]  # ITU-R BT.709 luma
-    raise ParameterError(f"cannot turn {have} channels into {channels}")
-
-
-def pad_to_square(image: np.ndarray) -> np.ndarray:
-    """Pad an HxWxC image with zeros, centred, to a square."""
-    h, w = image.shape[:2]
-    side = max(h, w)
-    top, left = (side - h) // 2, (side - w) // 2
-    return np.pad(image, ((top, side - h - top), (left, side - w - left), (0, 0)))
 
 
 def crop_fundus(image: np.ndarray, background: float = FUNDUS_BACKGROUND) -> np.ndarray:
