@@ -4,12 +4,22 @@ import numpy as np
 import pytest
 
 from aecrypt.errors import ParameterError
+from aecrypt.method import noise
 from aecrypt.method.noise import (
-    CALIBRATION_RANGES, CALIBRATION_TOLERANCE, NOISE_MODES, POISSON_PEAK, add_noise, calibrate, calibrate_strength,
+    CALIBRATION_RANGES, CALIBRATION_TOLERANCE, NOISE_KINDS, POISSON_PEAK, add_noise, calibrate, calibrate_strength,
     matched_parameters, mean_noisy_ssim, noise_parameters, oracle_sigma,
 )
+from aecrypt.paper import PAPER_TABLE6
 
-KINDS = [k for k in NOISE_MODES if k != "none"]
+KINDS = [k for k in NOISE_KINDS if k != "none"]
+
+
+def test_every_table_of_noise_kinds_names_the_same_kinds():
+    assert list(noise.NOISE_MODES) == list(noise.NOISE_DEFAULTS) == list(noise.NOISE_LABELS) == list(NOISE_KINDS)
+    for by_kind in (noise.STRENGTH_PARAMETER, noise.STRENGTH_AXIS_LABELS, noise.CALIBRATION_RANGES):
+        assert list(by_kind) == KINDS
+    assert set(noise.SWEEP_RANGES) <= set(KINDS)
+    assert PAPER_TABLE6["noise"].tolist() == list(NOISE_KINDS)  # the paper's rows, in our names (aecrypt.paper lies below the method)
 
 
 @pytest.fixture
@@ -120,7 +130,7 @@ def test_calibration_says_when_a_target_is_unreachable(scans):
         calibrate_strength(scans, "none", 0.5, seed=0)
 
 
-@pytest.mark.parametrize("kind", ["salt_pepper", "speckle", "poisson", "gaussian"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_grey_images_get_one_noise_field_and_colour_images_one_per_channel(kind):
     rng = np.random.default_rng(0)
     grey = np.repeat(rng.uniform(0.2, 0.8, (2, 16, 16, 1)), 3, axis=-1)

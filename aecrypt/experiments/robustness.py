@@ -19,8 +19,9 @@ from skimage.restoration import denoise_nl_means, estimate_sigma
 
 from aecrypt.method.metrics import image_quality, summarize_quality
 from aecrypt.paper import PAPER_TABLE6
-from aecrypt.method.noise import STRENGTH_PARAMETER, add_noise, noise_parameters, oracle_sigma
+from aecrypt.method.noise import NOISE_KINDS, STRENGTH_PARAMETER, add_noise, noise_parameters, oracle_sigma
 from aecrypt.progress import live
+from aecrypt.seeds import stream
 from aecrypt.data.shards import ShardedImages
 
 MEDIAN_SIZE = 3
@@ -132,13 +133,9 @@ def bm3d_methods(images: int) -> dict[str, Method]:
     return {bm3d_name("estimated", images): (bm3d_baseline, images), bm3d_name("oracle", images): Oracle(bm3d_baseline, images)}
 
 
-#: The noise kinds a denoising model is trained on (Table 6's four, plus clean images so it
-#: does not forget them).
-DENOISE_TRAINING_KINDS = ("none", "salt_pepper", "speckle", "poisson", "gaussian")
-
-
-def noisy_pairs(images: np.ndarray, rng: np.random.Generator, kinds: tuple[str, ...] = DENOISE_TRAINING_KINDS) -> tuple[np.ndarray, np.ndarray]:
-    """(noisy inputs, clean targets): each image gets one noise kind, drawn at random, at its defaults."""
+def noisy_pairs(images: np.ndarray, rng: np.random.Generator, kinds: tuple[str, ...] = NOISE_KINDS) -> tuple[np.ndarray, np.ndarray]:
+    """(noisy inputs, clean targets): each image gets one noise kind, drawn at random, at its
+    defaults (by default Table 6's four and clean images, so a denoising model does not forget them)."""
     choice = rng.integers(0, len(kinds), len(images))
     noisy = np.empty_like(images, dtype=np.float32)
     for index, kind in enumerate(kinds):
@@ -160,9 +157,9 @@ def noisy_stream(images, seed: int, batch_size: int, shuffle: bool):
     def read(start: int, stop: int):
         if start == 0:  # a new pass over the set (batches are read in order)
             passes["count"] += 1
-            rng = np.random.default_rng([seed, 6, passes["count"] if shuffle else 0])
+            rng = stream(seed, "denoising", passes["count"] if shuffle else 0)
             passes["order"] = rng.permutation(len(images)) if shuffle else np.arange(len(images))
-        rng = np.random.default_rng([seed, 6, passes["count"] if shuffle else 0, start])
+        rng = stream(seed, "denoising", passes["count"] if shuffle else 0, start)
         return noisy_pairs(images[passes["order"][start:stop]], rng)
 
     shape = tuple(images.shape[1:])
@@ -190,7 +187,7 @@ def train_denoising_model(encoder, decoder, train_images: np.ndarray, val_images
         train, val = (noisy_stream(train_images, seed, batch_size, shuffle=True),
                       noisy_stream(val_images, seed, batch_size, shuffle=False))
     else:
-        rng = np.random.default_rng([seed, 6])
+        rng = stream(seed, "denoising")
         train, val = noisy_pairs(train_images, rng), noisy_pairs(val_images, rng)
     result = train_autoencoder(autoencoder, train, val, epochs=epochs, batch_size=batch_size, seed=seed, progress=progress,
                                label="denoising fine-tune")
@@ -253,8 +250,6 @@ def strength_sweep(
     return pd.concat(frames, ignore_index=True)
 
 
-#: Table 6's rows, in the paper's order.
-TABLE6_KINDS = ["none", "salt_pepper", "speckle", "poisson", "gaussian"]
 PIPELINE, NOISY = "autoencoder pipeline", "noisy input"
 
 
@@ -265,7 +260,7 @@ def table6(long_by_data: dict[str, pd.DataFrame]) -> pd.DataFrame:
     windowed one, and the paper's numbers beside ours in columns labelled ``paper_``."""
     frames = []
     for data, long in long_by_data.items():
-        kinds = [k for k in TABLE6_KINDS if k in set(long["noise"])]
+        kinds = [k for k in NOISE_KINDS if k in set(long["noise"])]
         values = ["ssim_mean", "mse_mean", "images"] + (["ssim_global_mean"] if "ssim_global_mean" in long else [])
         wide = long.pivot(index="noise", columns="method", values=values).reindex(kinds)
         parameters = long.groupby("noise")["parameters"].first().reindex(kinds)
@@ -281,7 +276,7 @@ def table6(long_by_data: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 #: Table 6's noise kinds whose strength is matched to the paper's noisy-input SSIM.
-MATCHED_KINDS = [k for k in TABLE6_KINDS if k != "none"]
+MATCHED_KINDS = [k for k in NOISE_KINDS if k != "none"]
 
 
 def paper_noisy_ssim() -> dict[str, float]:

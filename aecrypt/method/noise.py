@@ -11,7 +11,10 @@ from skimage.util import random_noise
 
 from aecrypt.errors import ParameterError
 
-#: Our names for the paper's noise types, and scikit-image's names for them.
+#: Our names for the paper's noise types, in Table 6's order ("none": the clean images);
+#: every table, sweep and figure of noise takes its kinds from here.
+NOISE_KINDS = ("none", "salt_pepper", "speckle", "poisson", "gaussian")
+#: scikit-image's name for each kind.
 NOISE_MODES = {
     "none": None,
     "salt_pepper": "s&p",
@@ -39,7 +42,7 @@ STRENGTH_PARAMETER = {"salt_pepper": "amount", "speckle": "var", "poisson": "pea
 def noise_parameters(kind: str, **params: float) -> dict[str, float]:
     """The full parameter set for ``kind``: scikit-image's defaults updated with ``params``."""
     if kind not in NOISE_MODES:
-        raise ParameterError(f"noise kind must be one of {sorted(NOISE_MODES)}, not {kind!r}")
+        raise ParameterError(f"noise kind must be one of {', '.join(NOISE_KINDS)}, not {kind!r}")
     unknown = set(params) - set(NOISE_DEFAULTS[kind])
     if unknown:
         raise ParameterError(f"{kind} noise takes {sorted(NOISE_DEFAULTS[kind]) or 'no parameters'}, not {sorted(unknown)}")
@@ -88,6 +91,8 @@ SWEEP_RANGES: dict[str, tuple[float, float]] = {"salt_pepper": (0.01, 0.3), "spe
 #: Words for the kinds and their strength parameters, for figure labels.
 NOISE_LABELS = {"none": "no noise", "salt_pepper": "salt and pepper", "speckle": "speckle", "poisson": "Poisson", "gaussian": "Gaussian"}
 STRENGTH_LABELS = {"amount": "share of pixels flipped", "var": "noise variance", "peak": "photon count at white"}
+#: Words for what a sweep varies, per kind: the strength axis of a sweep figure.
+STRENGTH_AXIS_LABELS = {kind: STRENGTH_LABELS[parameter] for kind, parameter in STRENGTH_PARAMETER.items()}
 
 
 def sweep_strengths(points: int, ranges: dict[str, tuple[float, float]] = SWEEP_RANGES) -> dict[str, list[float]]:
@@ -115,7 +120,7 @@ def mean_noisy_ssim(images: np.ndarray, kind: str, seed: int, **params: float) -
     """Mean SSIM of the noisy images against the clean ones, noise drawn from a fixed stream."""
     from aecrypt.method.metrics import ssim
 
-    noisy = add_noise(images, kind, np.random.default_rng([seed, list(NOISE_MODES).index(kind)]), **params)
+    noisy = add_noise(images, kind, np.random.default_rng([seed, NOISE_KINDS.index(kind)]), **params)
     return float(np.mean([ssim(a, b) for a, b in zip(images, noisy)]))
 
 
