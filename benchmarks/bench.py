@@ -37,16 +37,9 @@ from aecrypt.method.cipher import generate_key  # noqa: E402
 from aecrypt.method.model import PRECISIONS, build_autoencoder, model_flops  # noqa: E402
 from aecrypt.method.pipeline import receive, send  # noqa: E402
 from aecrypt.study.results import cpu_model, run_metadata, write_json, write_table  # noqa: E402
-from aecrypt.experiments.timing import (  # noqa: E402
-    aes_table,
-    layer_training_times,
-    matmul_gflops,
-    model_call_time,
-    openssl_gcm_table,
-    openssl_speed,
-    time_call,
-    training_rate,
-)
+from aecrypt.experiments.aes_timing import aes_table, openssl_gcm_table, openssl_speed  # noqa: E402
+from aecrypt.experiments.timing import time_call  # noqa: E402
+from profiling import layer_training_times, matmul_gflops, model_call_time, training_rate  # noqa: E402  (benchmarks/, beside this file)
 
 #: What issue 9 measured outside this project on the same kind of machine. Its model is the
 #: prose reading of the decoder (upsampling after the second transposed convolution,

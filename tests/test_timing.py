@@ -5,11 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aecrypt.experiments import timing
-from aecrypt.method.cipher import SCHEMES
 from aecrypt.errors import ParameterError
+from aecrypt.experiments import aes_timing, compression, pipeline_timing, timing_tables
+from aecrypt.experiments.aes_timing import aes_table, openssl_gcm_table
+from aecrypt.experiments.compression import codec_table
+from aecrypt.experiments.timing import time_call, time_interleaved
+from aecrypt.method.cipher import SCHEMES
 from aecrypt.paper import PAPER_TABLE3
-from aecrypt.experiments.timing import aes_table, codec_table, openssl_gcm_table, time_call
 
 
 def test_time_call_counts_and_orders_quantiles():
@@ -17,6 +19,13 @@ def test_time_call_counts_and_orders_quantiles():
     result = time_call(lambda: calls.append(1), repeats=7, warmup=2)
     assert len(calls) == 9 and result["repeats"] == 7
     assert result["min_s"] <= result["q25_s"] <= result["median_s"] <= result["q75_s"]
+
+
+def test_interleaved_calls_alternate_after_every_warm_up():
+    calls = []
+    result = time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3, warmup=1)
+    assert calls == ["a", "b"] + ["a", "b"] * 3 and set(result) == {"a", "b"}
+    assert all(r["repeats"] == 3 and r["min_s"] <= r["median_s"] for r in result.values())
 
 
 def test_aes_table_covers_every_payload_and_scheme(rng, key):
@@ -52,10 +61,10 @@ def _t(median, q25=None, q75=None, repeats=10):
 def _parts():
     """Step times by hand; the batch steps hold the time of a whole batch of BATCH images."""
     return {
-        timing.ENCODER_STEP: _t(0.010), timing.ENCRYPT_FEATURES_STEP: _t(0.002), timing.DECRYPT_FEATURES_STEP: _t(0.003),
-        timing.DECODER_STEP: _t(0.020), timing.ENCRYPT_RAW_STEP: _t(0.001, q25=0.0009, q75=0.0012),
-        timing.DECRYPT_RAW_STEP: _t(0.0015),
-        timing.batch_step("encoder", BATCH): _t(0.008), timing.batch_step("decoder", BATCH): _t(0.040),
+        pipeline_timing.ENCODER_STEP: _t(0.010), pipeline_timing.ENCRYPT_FEATURES_STEP: _t(0.002), pipeline_timing.DECRYPT_FEATURES_STEP: _t(0.003),
+        pipeline_timing.DECODER_STEP: _t(0.020), pipeline_timing.ENCRYPT_RAW_STEP: _t(0.001, q25=0.0009, q75=0.0012),
+        pipeline_timing.DECRYPT_RAW_STEP: _t(0.0015),
+        pipeline_timing.batch_step("encoder", BATCH): _t(0.008), pipeline_timing.batch_step("decoder", BATCH): _t(0.040),
     }
 
 
@@ -68,9 +77,9 @@ def _aes_row(payload, scheme, backend, enc, dec, plain=3072, iqr=0.0001, repeats
 
 def _aes(shuffle=False):
     """An AES table as notebook 04 concatenates it, with OpenSSL and CBC rows that must not be taken."""
-    raw, f32, f16, u8 = timing.RAW_PAYLOAD, *(timing.feature_payload(d) for d in ("float32", "float16", "uint8"))
-    image = timing.FLOAT_IMAGE_PAYLOAD
-    py, ossl = timing.PYCRYPTODOME, timing.OPENSSL
+    raw, f32, f16, u8 = aes_timing.RAW_PAYLOAD, *(aes_timing.feature_payload(d) for d in ("float32", "float16", "uint8"))
+    image = aes_timing.FLOAT_IMAGE_PAYLOAD
+    py, ossl = aes_timing.PYCRYPTODOME, aes_timing.OPENSSL
     rows = [
         _aes_row(raw, "gcm", py, 0.002, 0.0021), _aes_row(f32, "gcm", py, 0.002, 0.0022, shape="16x16x3"),
         _aes_row(image, "gcm", py, 0.008, 0.0081, plain=12288),
@@ -87,54 +96,54 @@ def _aes(shuffle=False):
 
 def _end_to_end(shuffle=False):
     """The end-to-end table of ``_parts``, optionally in shuffled row order."""
-    table = timing.end_to_end_table(_parts(), BATCH)
+    table = pipeline_timing.end_to_end_table(_parts(), BATCH)
     return table.sample(frac=1.0, random_state=3).reset_index(drop=True) if shuffle else table
 
 
 def test_payloads_and_their_sizes():
     raw = np.zeros((4, 4, 3), np.uint8)
     features = np.ones((2, 2, 3), np.float32)
-    payloads = timing.payloads(raw, features)
+    payloads = aes_timing.payloads(raw, features)
     assert list(payloads) == ["raw image uint8", "image in [0, 1] float32", "features float32", "features float16", "features uint8"]
     assert payloads["features float16"].dtype == np.float16 and payloads["features uint8"].dtype == np.uint8  # wire formats, cast
-    sizes = timing.payload_sizes(payloads).set_index("payload")
+    sizes = aes_timing.payload_sizes(payloads).set_index("payload")
     # the image as a Keras pipeline holds it (float32 in [0, 1]) has 4 times the bytes of the uint8 image
-    assert sizes.loc[timing.FLOAT_IMAGE_PAYLOAD, "bytes"] == 4 * sizes.loc[timing.RAW_PAYLOAD, "bytes"] == 192
+    assert sizes.loc[aes_timing.FLOAT_IMAGE_PAYLOAD, "bytes"] == 4 * sizes.loc[aes_timing.RAW_PAYLOAD, "bytes"] == 192
     assert sizes["bytes"].tolist() == [48, 192, 48, 24, 12] and sizes.loc["features uint8", "shape"] == "2x2x3"
 
 
 def test_aes_table_times_the_float_image_on_four_times_the_bytes(rng, key):
     raw = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
-    table = aes_table(timing.payloads(raw, rng.normal(size=(4, 4, 3)).astype(np.float32)), key, ("gcm", "paper"), repeats=3)
+    table = aes_table(aes_timing.payloads(raw, rng.normal(size=(4, 4, 3)).astype(np.float32)), key, ("gcm", "paper"), repeats=3)
     rows = table.set_index(["payload", "scheme"])
-    assert rows.loc[(timing.FLOAT_IMAGE_PAYLOAD, "gcm"), "plaintext_bytes"] == 4 * rows.loc[(timing.RAW_PAYLOAD, "gcm"), "plaintext_bytes"]
-    assert rows.loc[(timing.FLOAT_IMAGE_PAYLOAD, "paper"), "shape"] == "8x8x3"  # the paper scheme's rows: the first axis
+    assert rows.loc[(aes_timing.FLOAT_IMAGE_PAYLOAD, "gcm"), "plaintext_bytes"] == 4 * rows.loc[(aes_timing.RAW_PAYLOAD, "gcm"), "plaintext_bytes"]
+    assert rows.loc[(aes_timing.FLOAT_IMAGE_PAYLOAD, "paper"), "shape"] == "8x8x3"  # the paper scheme's rows: the first axis
 
 
 def test_conversion_times_are_non_negative():
-    casts = timing.conversion_times(np.random.default_rng(0).normal(size=(8, 8, 3)).astype(np.float32), repeats=3)
-    assert set(casts) == set(timing.FEATURE_DTYPES_TIMED) and casts["float32"] == 0.0
+    casts = aes_timing.conversion_times(np.random.default_rng(0).normal(size=(8, 8, 3)).astype(np.float32), repeats=3)
+    assert set(casts) == set(aes_timing.FEATURE_DTYPES_TIMED) and casts["float32"] == 0.0
     assert all(t >= 0 for t in casts.values()) and casts["uint8"] > 0
 
 
 def test_batch_of_repeats_a_short_split():
     images = np.arange(3 * 2 * 2 * 1, dtype=np.float32).reshape(3, 2, 2, 1)
-    assert timing.batch_of(images, 2).shape == (2, 2, 2, 1)
-    filled = timing.batch_of(images, 5)
+    assert pipeline_timing.batch_of(images, 2).shape == (2, 2, 2, 1)
+    filled = pipeline_timing.batch_of(images, 5)
     assert filled.shape == (5, 2, 2, 1) and np.array_equal(filled[3], images[0]) and np.array_equal(filled[4], images[1])
 
 
 def test_parts_table_divides_only_batch_steps():
-    table = timing.parts_table(_parts(), BATCH).set_index("step")
-    assert table.loc[timing.ENCODER_STEP, "median_s"] == pytest.approx(0.010)
-    assert table.loc[timing.batch_step("encoder", BATCH), "median_s"] == pytest.approx(0.002)
-    assert table.loc[timing.batch_step("decoder", BATCH), "iqr_s"] == pytest.approx(0.2 * 0.040 / BATCH)
-    assert table.loc[timing.ENCRYPT_RAW_STEP, "iqr_s"] == pytest.approx(0.0003)
+    table = pipeline_timing.parts_table(_parts(), BATCH).set_index("step")
+    assert table.loc[pipeline_timing.ENCODER_STEP, "median_s"] == pytest.approx(0.010)
+    assert table.loc[pipeline_timing.batch_step("encoder", BATCH), "median_s"] == pytest.approx(0.002)
+    assert table.loc[pipeline_timing.batch_step("decoder", BATCH), "iqr_s"] == pytest.approx(0.2 * 0.040 / BATCH)
+    assert table.loc[pipeline_timing.ENCRYPT_RAW_STEP, "iqr_s"] == pytest.approx(0.0003)
     assert (table["repeats"] == 10).all() and len(table) == 8
 
 
 def test_end_to_end_table_adds_network_and_aes_per_image():
-    table = timing.end_to_end_table(_parts(), BATCH)
+    table = pipeline_timing.end_to_end_table(_parts(), BATCH)
     assert list(table.columns) == ["side", "method", "model_s", "aes_s", "total_s"]
     assert table["side"].tolist() == ["sender"] * 3 + ["receiver"] * 3
     rows = table.set_index(["side", "method"])
@@ -151,7 +160,7 @@ CASTS = {"float32": 0.0, "float16": 0.0005, "uint8": 0.002}
 
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_table3_takes_rows_by_name(shuffle):
-    table = timing.table3(_aes(shuffle), _end_to_end(shuffle))
+    table = timing_tables.table3(_aes(shuffle), _end_to_end(shuffle))
     assert list(table.columns) == ["source", "method", "bytes", "rows", "encryption_s", "decryption_s"]
     assert table["source"].tolist() == ["paper", "paper"] + ["ours"] * 7
     assert table["method"].tolist()[:2] == PAPER_TABLE3["method"].tolist()
@@ -175,50 +184,50 @@ def test_table3_takes_rows_by_name(shuffle):
 
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_table4_reductions_against_either_image(shuffle):
-    table = timing.table4(_aes(shuffle), _end_to_end(shuffle), CASTS)
+    table = timing_tables.table4(_aes(shuffle), _end_to_end(shuffle), CASTS)
     assert list(table.columns) == ["source", "comparison", "reduction_percent", "image_aes_s", "features_aes_s", "cast_s",
                                    "cast_included_reduction_percent"]
     assert table["reduction_percent"].tolist()[:2] == [50.0, 75.0]
     assert "the text says 72 %" in table["comparison"].iloc[1]
     ours = table[table["source"] == "ours"].set_index("comparison")
     assert (ours["cast_s"] >= 0).all()
-    raw, image = timing.RAW_PAYLOAD, timing.FLOAT_IMAGE_PAYLOAD
+    raw, image = aes_timing.RAW_PAYLOAD, aes_timing.FLOAT_IMAGE_PAYLOAD
     reduction = ours["reduction_percent"]
-    assert reduction[timing.comparison("gcm", "float32", raw)] == pytest.approx(0.0)
-    assert reduction[timing.comparison("gcm", "float32", image)] == pytest.approx(75.0)
-    assert reduction[timing.comparison("paper", "float32", raw)] == pytest.approx(20.0)
-    assert reduction[timing.comparison("paper", "float32", image)] == pytest.approx(60.0)
-    f16, u8 = ours.loc[timing.comparison("gcm", "float16", raw)], ours.loc[timing.comparison("gcm", "uint8", raw)]
+    assert reduction[timing_tables.comparison("gcm", "float32", raw)] == pytest.approx(0.0)
+    assert reduction[timing_tables.comparison("gcm", "float32", image)] == pytest.approx(75.0)
+    assert reduction[timing_tables.comparison("paper", "float32", raw)] == pytest.approx(20.0)
+    assert reduction[timing_tables.comparison("paper", "float32", image)] == pytest.approx(60.0)
+    f16, u8 = ours.loc[timing_tables.comparison("gcm", "float16", raw)], ours.loc[timing_tables.comparison("gcm", "uint8", raw)]
     assert (f16["reduction_percent"], f16["cast_s"], f16["cast_included_reduction_percent"]) == pytest.approx((50.0, 0.0005, 25.0))
     assert (u8["reduction_percent"], u8["cast_s"], u8["cast_included_reduction_percent"]) == pytest.approx((-50.0, 0.002, -150.0))
-    assert reduction[timing.sender_comparison(raw)] == pytest.approx(-500.0)
-    assert reduction[timing.sender_comparison(image)] == pytest.approx(-50.0)
+    assert reduction[timing_tables.sender_comparison(raw)] == pytest.approx(-500.0)
+    assert reduction[timing_tables.sender_comparison(image)] == pytest.approx(-50.0)
     assert "AES-256-GCM on float32 features vs on the raw image as float32 in [0, 1]" in set(ours.index)
 
 
 def test_reduction_percent_sign():
-    assert timing.reduction_percent(0.05, 0.016) == pytest.approx(68.0)
-    assert timing.reduction_percent(1.0, 2.0) == pytest.approx(-100.0)
+    assert timing_tables.reduction_percent(0.05, 0.016) == pytest.approx(68.0)
+    assert timing_tables.reduction_percent(1.0, 2.0) == pytest.approx(-100.0)
 
 
 def test_a_missing_or_repeated_row_is_an_error():
     with pytest.raises(ParameterError, match="raw image uint8"):
-        timing.table3(_aes()[lambda t: t["payload"] != timing.RAW_PAYLOAD], _end_to_end())
+        timing_tables.table3(_aes()[lambda t: t["payload"] != aes_timing.RAW_PAYLOAD], _end_to_end())
     doubled = pd.concat([_aes(), _aes().iloc[:1]], ignore_index=True)
     with pytest.raises(ParameterError, match="found 2"):
-        timing.table4(doubled, _end_to_end(), CASTS)
+        timing_tables.table4(doubled, _end_to_end(), CASTS)
 
 
 def _size_quality():
     """A size-versus-quality table: raw image, three feature formats, four codecs (two tied at 603 bytes)."""
-    features = pd.DataFrame([{"method": timing.feature_method(d), "bytes": b, "compress_median_s": 0.01,
+    features = pd.DataFrame([{"method": compression.feature_method(d), "bytes": b, "compress_median_s": 0.01,
                               "encrypt_median_s": 0.001, "ssim": 0.9, "psnr_db": 30.0}
                              for d, b in (("float32", 3132), ("float16", 1596), ("uint8", 852))])
-    codecs = pd.DataFrame([{"method": timing.sealed(name), "bytes": b, "compress_median_s": 0.001,
+    codecs = pd.DataFrame([{"method": compression.sealed(name), "bytes": b, "compress_median_s": 0.001,
                             "encrypt_median_s": 0.0001, "ssim": s, "psnr_db": 40.0}
                            for name, b, s in (("PNG (lossless)", 603, 1.0), ("JPEG q95", 887, 0.99),
                                               ("JPEG q75", 603, 0.97), ("WebP q80", 900, 0.995))])
-    return timing.size_quality_table(features, codecs, raw_bytes=3132, raw_encrypt_s=0.002)
+    return compression.size_quality_table(features, codecs, raw_bytes=3132, raw_encrypt_s=0.002)
 
 
 def test_size_quality_table_puts_the_raw_image_first():
@@ -231,15 +240,15 @@ def test_size_quality_table_puts_the_raw_image_first():
 
 def test_size_quality_rows_round_trip_each_wire_format(key):
     image = np.linspace(0, 1, 16 * 16 * 3, dtype=np.float32).reshape(16, 16, 3)
-    rows = timing.size_quality_rows(image, image, lambda f: f, key, encoder_s=0.5, repeats=3)
-    assert rows["method"].tolist() == [timing.feature_method(d) for d in timing.FEATURE_DTYPES_TIMED]
+    rows = compression.size_quality_rows(image, image, lambda f: f, key, encoder_s=0.5, repeats=3)
+    assert rows["method"].tolist() == [compression.feature_method(d) for d in aes_timing.FEATURE_DTYPES_TIMED]
     assert rows["bytes"].is_monotonic_decreasing and (rows["compress_median_s"] == 0.5).all()
     assert rows["ssim"].iloc[0] == 1.0 and rows["psnr_db"].iloc[0] == float("inf")  # float32 is bit-exact
     assert 0.99 < rows["ssim"].iloc[2] < 1.0  # uint8 quantisation loses a little
 
 
 def test_conclusions_from_the_tables():
-    lines = timing.conclusions(_aes(shuffle=True), _end_to_end(shuffle=True), _size_quality(), CASTS, cpu="Test CPU", raw_shape=(32, 32, 3))
+    lines = timing_tables.conclusions(_aes(shuffle=True), _end_to_end(shuffle=True), _size_quality(), CASTS, cpu="Test CPU", raw_shape=(32, 32, 3))
     assert len(lines) == 10
     assert lines[0] == "Measured on Test CPU, pycryptodome AES-256-GCM, medians of 10 interleaved repetitions:"
     assert "raw 32x32x3 image (uint8) and float32 features are both 3072 bytes" in lines[1]
@@ -262,14 +271,14 @@ def test_conclusions_from_the_tables():
 
 
 def test_conclusions_say_reduction_when_the_sender_is_faster():
-    parts = {**_parts(), timing.ENCODER_STEP: _t(0.0)}
-    fast = timing.end_to_end_table({**parts, timing.ENCRYPT_FEATURES_STEP: _t(0.0005)}, BATCH)
-    lines = timing.conclusions(_aes(), fast, _size_quality(), CASTS, cpu="x", raw_shape=(2, 2, 3))
+    parts = {**_parts(), pipeline_timing.ENCODER_STEP: _t(0.0)}
+    fast = pipeline_timing.end_to_end_table({**parts, pipeline_timing.ENCRYPT_FEATURES_STEP: _t(0.0005)}, BATCH)
+    lines = timing_tables.conclusions(_aes(), fast, _size_quality(), CASTS, cpu="x", raw_shape=(2, 2, 3))
     assert lines[7].endswith("we measure a reduction.")
 
 
 def test_time_breakdown_bars_are_proportional():
-    from aecrypt.study.figures import time_breakdown
+    from aecrypt.study.figures.draw import time_breakdown
 
     table = _end_to_end()
     fig = time_breakdown(table)
