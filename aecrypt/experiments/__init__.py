@@ -1,2 +1,10 @@
-"""The experiments, one module per question the study asks (timing, noise robustness,
-security, leakage). Imports the data, the method and the core."""
+"""The experiments, one module per question the study asks. Imports the data, the method and the core.
+
+- timing (notebook 04): ``timing`` (the primitives), ``aes_timing``, ``compression`` (bytes
+  to encrypt against quality), ``pipeline_timing`` (sender and receiver, step by step) and
+  ``timing_tables`` (Tables 3 and 4 and the conclusions);
+- noise (notebook 05): ``robustness`` (Table 6, the baselines, the sweep);
+- security (notebook 06): ``cipher_statistics``, ``differential`` (NPCR/UACI),
+  ``feature_similarity``, ``substitute_decoder`` (the attacker) and ``security_verdicts``;
+- ``journey`` (notebook 03: Figure 6 and a flipped byte) and ``leakage`` (notebook 01).
+"""

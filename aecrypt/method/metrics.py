@@ -1,4 +1,4 @@
-"""Image-quality metrics (MSE, PSNR, SSIM) and cipher statistics (entropy, NPCR, UACI, ...).
+"""Image-quality metrics (MSE, PSNR, SSIM) of reconstructions, and the tables made of them.
 
 Images are floats in [0, 1] with channels last unless a ``data_range`` says otherwise.
 """
@@ -10,19 +10,9 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
-from aecrypt.errors import ParameterError
 
-#: Ideal values for 8-bit data, from Wu, Noonan & Agaian, "NPCR and UACI randomness tests
-#: for image encryption", Cyber Journals: JSAT, April 2011, pp. 31-38.
-IDEAL_NPCR = 99.6094
-IDEAL_UACI = 33.4635
-IDEAL_ENTROPY = 8.0
-IDEAL_CORRELATION = 0.0
-GRAY_LEVELS = 256
-#: Significance level of the published NPCR/UACI critical values.
-NPCR_UACI_ALPHA = 0.05
+from aecrypt.errors import ParameterError
 
 
 def mse(original: np.ndarray, other: np.ndarray) -> float:
@@ -137,82 +127,3 @@ def reconstruction_findings(table: pd.DataFrame, paper_ssim: float) -> list[str]
         elif "OOD" in name:
             lines.append(f"{name}: SSIM {row['ssim']:.4f} ({row['ssim'] - test['ssim']:+.4f} against the test slabs).")
     return lines
-
-
-# --------------------------------------------------------------- cipher statistics
-
-
-def as_bytes(data: np.ndarray | bytes) -> np.ndarray:
-    """Any array or bytes object viewed as a flat uint8 array."""
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return np.frombuffer(bytes(data), dtype=np.uint8)
-    return np.ascontiguousarray(data).view(np.uint8).reshape(-1)
-
-
-def byte_entropy(data: np.ndarray | bytes) -> float:
-    """Shannon entropy of the byte values in bits (8 for uniform random bytes)."""
-    counts = np.bincount(as_bytes(data), minlength=GRAY_LEVELS)
-    p = counts[counts > 0] / counts.sum()
-    return float(-(p * np.log2(p)).sum())
-
-
-def byte_chi_square(data: np.ndarray | bytes) -> tuple[float, float]:
-    """Chi-square statistic of the byte histogram against uniform, and its p-value (255 dof)."""
-    counts = np.bincount(as_bytes(data), minlength=GRAY_LEVELS)
-    result = stats.chisquare(counts)
-    return float(result.statistic), float(result.pvalue)
-
-
-def adjacent_correlation(image: np.ndarray, direction: str) -> float:
-    """Pearson correlation of each pixel with its right, lower or lower-right neighbour."""
-    x = np.asarray(image, np.float64)
-    if x.ndim == 3:
-        x = x.mean(axis=-1)
-    pairs = {
-        "horizontal": (x[:, :-1], x[:, 1:]),
-        "vertical": (x[:-1, :], x[1:, :]),
-        "diagonal": (x[:-1, :-1], x[1:, 1:]),
-    }
-    if direction not in pairs:
-        raise ParameterError(f"direction must be one of {sorted(pairs)}, not {direction!r}")
-    a, b = (p.reshape(-1) for p in pairs[direction])
-    if a.std() == 0 or b.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
-
-
-def npcr(cipher_a: np.ndarray | bytes, cipher_b: np.ndarray | bytes) -> float:
-    """Number of pixels (bytes) change rate between two ciphertexts, in percent."""
-    a, b = _same_length(cipher_a, cipher_b)
-    return float(100.0 * np.mean(a != b))
-
-
-def uaci(cipher_a: np.ndarray | bytes, cipher_b: np.ndarray | bytes) -> float:
-    """Unified average changing intensity between two ciphertexts, in percent."""
-    a, b = _same_length(cipher_a, cipher_b)
-    return float(100.0 * np.mean(np.abs(a.astype(np.int16) - b.astype(np.int16)) / (GRAY_LEVELS - 1)))
-
-
-def npcr_critical(n_pixels: int, alpha: float = NPCR_UACI_ALPHA) -> float:
-    """Lowest NPCR (%) that passes Wu et al.'s test at level ``alpha`` for ``n_pixels`` bytes."""
-    f = GRAY_LEVELS - 1
-    z = stats.norm.ppf(1 - alpha)  # Wu et al.'s Φ⁻¹(α) is the upper α quantile
-    return float(100.0 * (f - z * math.sqrt(f / n_pixels)) / (f + 1))
-
-
-def uaci_critical_interval(n_pixels: int, alpha: float = NPCR_UACI_ALPHA) -> tuple[float, float]:
-    """Interval of UACI (%) that passes Wu et al.'s test at level ``alpha`` for ``n_pixels`` bytes."""
-    f = GRAY_LEVELS - 1
-    mean = (f + 2) / (3 * f + 3)
-    var = (f + 2) * (f**2 + 2 * f + 3) / (18 * (f + 1) ** 2 * n_pixels * f)
-    z = stats.norm.ppf(1 - alpha / 2)
-    return float(100.0 * (mean - z * math.sqrt(var))), float(100.0 * (mean + z * math.sqrt(var)))
-
-
-def _same_length(a: np.ndarray | bytes, b: np.ndarray | bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Both ciphertexts as bytes, cut to the shorter one's length (padding may differ)."""
-    a, b = as_bytes(a), as_bytes(b)
-    n = min(len(a), len(b))
-    if n == 0:
-        raise ParameterError("cannot compare empty ciphertexts")
-    return a[:n], b[:n]

@@ -1,0 +1,95 @@
+"""The substitute-decoder attack (notebook 06): Section 3.4 installs the encoder on every
+sender's machine, so an attacker holds it; with public images of the same kind it makes
+(features, image) pairs and trains a decoder of the published architecture from scratch.
+How close it comes to the receiver's decoder, and how that grows with its image pool.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from aecrypt.method.metrics import image_quality, summarize_quality
+from aecrypt.seeds import stream
+
+#: Row names of ``attack_table``: the receiver's decoder and the attacker's substitute.
+RECEIVER, ATTACKER = "real decoder (the receiver)", "substitute decoder (the attacker)"
+#: Attacker data sizes for the attack-quality curve; the last point is always every image it has.
+#: Each point trains a decoder for the owner's epochs, so each costs time: the default pool
+#: (about 50 held-out slices) gives two points, 10 and all (a 30-image point cost 46 s a seed
+#: and kept `make reproduce` over 15 minutes); a larger pool also gives 100.
+ATTACK_SIZES = (10, 100)
+ALL_IMAGES = "all"
+
+
+def train_substitute_decoder(
+    encoder,
+    public_images: np.ndarray,
+    validation_images: np.ndarray,
+    epochs: int,
+    batch_size: int = 16,
+    seed: int = 0,
+    precision: str = "float32",
+    progress: bool = True,
+    schedule: str = "constant",
+):
+    """The attacker of Section 3.4's set-up: holds the encoder and public images of the same
+    kind, makes (features, image) pairs and trains a decoder of the published architecture
+    (Table 2) from scratch, under the learning-rate ``schedule`` the owner used. Returns the
+    substitute decoder and its training result."""
+    from aecrypt.method.model import build_autoencoder, image_shape  # TensorFlow: only when an attacker trains
+    from aecrypt.method.pipeline import encode
+    from aecrypt.method.training import seed_everything, train_autoencoder
+
+    size, _, channels = image_shape(encoder)
+    feature_size, _, bottleneck = encoder.output_shape[1:]
+    seed_everything(seed)
+    _, _, decoder = build_autoencoder(size, channels=channels, bottleneck=bottleneck,
+                                      pooling_stages=int(np.log2(size // feature_size)), precision=precision)
+    result = train_autoencoder(
+        decoder,
+        (encode(encoder, public_images), public_images),
+        (encode(encoder, validation_images), validation_images),
+        epochs=epochs, batch_size=batch_size, seed=seed, progress=progress, label="attacker's decoder", schedule=schedule,
+    )
+    return decoder, result
+
+
+def attack_table(originals: np.ndarray, real: np.ndarray, stolen: np.ndarray, public_images: int, epochs: int, seconds: float) -> pd.DataFrame:
+    """Test images decoded by the real decoder and by the attacker's substitute: quality against
+    the originals (mean and spread), beside what the attack took (images, epochs, minutes)."""
+    rows = []
+    for name, images in ((RECEIVER, real), (ATTACKER, stolen)):
+        q = summarize_quality(image_quality(originals, images))
+        rows.append({"decoder": name, "ssim": q["ssim_mean"], "ssim_std": q["ssim_std"], "psnr_db": q["psnr_mean"],
+                     "psnr_std": q["psnr_std"], "mse": q["mse_mean"]})
+    return pd.DataFrame(rows).assign(public_images=public_images, attack_epochs=epochs, attack_minutes=seconds / 60)
+
+
+def attack_sizes(available: int, sizes: tuple[int, ...] = ATTACK_SIZES) -> list[tuple[str, int]]:
+    """(label, images) per curve point: each size the attacker's pool can give, then all of it."""
+    return [(str(n), n) for n in sizes if n < available] + [(ALL_IMAGES, available)]
+
+
+def attack_curve(encoder, pool: np.ndarray, x_test: np.ndarray, test_features: np.ndarray, epochs: int,
+                 seed: int = 0, precision: str = "float32", sizes: tuple[int, ...] = ATTACK_SIZES, batch_size: int = 16,
+                 schedule: str = "constant"):
+    """How well a substitute decoder decodes the test features as the attacker's image pool
+    grows: for each size, the first images of a seeded shuffle of ``pool`` (a tenth, at
+    least one, kept for its validation), trained for ``epochs`` in batches of ``batch_size``
+    under ``schedule``. Returns the curve (one row
+    per size, with SSIM and PSNR on the test images) and the largest decoder with its result."""
+    from aecrypt.method.pipeline import decode  # TensorFlow: only when an attacker trains
+
+    order = stream(seed, "attack").permutation(len(pool))
+    rows, decoder, result = [], None, None
+    for label, n in attack_sizes(len(pool), sizes):
+        chosen = pool[order[:n]]
+        n_val = max(1, n // 10)
+        decoder, result = train_substitute_decoder(encoder, chosen[n_val:], chosen[:n_val], epochs=epochs,
+                                                   seed=seed, precision=precision, progress=False, batch_size=batch_size,
+                                                   schedule=schedule)
+        q = summarize_quality(image_quality(x_test, decode(decoder, test_features)))
+        rows.append({"attacker_images": label, "trained_on": n - n_val, "validation": n_val, "epochs": epochs,
+                     "ssim": q["ssim_mean"], "ssim_std": q["ssim_std"], "psnr_db": q["psnr_mean"], "minutes": result.seconds / 60})
+    return pd.DataFrame(rows), decoder, result
