@@ -66,3 +66,7 @@ class ParameterError(AecryptError, ValueError):
 
 class NotebookFailedError(AecryptError):
     """A notebook raised an exception while the study ran."""
+
+
+class FigureDataError(AecryptError):
+    """A run's saved figure data is missing or was saved by an older aecrypt in another layout."""

@@ -1,6 +1,7 @@
 """Every figure drawn from small synthetic tables: human labels (no raw column names) and
 no empty panels; every registered figure redrawn from saved files alone, byte for byte, in
-the house style (TrueType fonts in the PDF, 300 dpi and journal widths for a paper)."""
+the house style (TrueType fonts in the PDF, 300 dpi and journal widths for a paper); the
+draw functions import nothing that computes, and a notebook shows every figure it publishes."""
 
 import inspect
 import json
@@ -20,9 +21,12 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from aecrypt import config  # noqa: E402
-from aecrypt.study import figures
-from aecrypt.experiments import robustness, security
-from aecrypt.method.noise import sweep_strengths  # noqa: E402
+from aecrypt.errors import FigureDataError  # noqa: E402
+from aecrypt.experiments import cipher_statistics, feature_similarity, journey, robustness  # noqa: E402
+from aecrypt.experiments.compression import SEALED_SUFFIX  # noqa: E402
+from aecrypt.method.noise import NOISE_KINDS, NOISE_LABELS, STRENGTH_AXIS_LABELS, sweep_strengths  # noqa: E402
+from aecrypt.study import table_names as tables  # noqa: E402
+from aecrypt.study.figures import draw, prepare, registry, storage, style  # noqa: E402
 from aecrypt.study.profiles import FIGURE_STYLES, PROFILES  # noqa: E402
 from aecrypt.study.results import header_label, write_table  # noqa: E402
 
@@ -54,7 +58,7 @@ def _noise_tables():
     images = _images()
     identity = lambda x: np.clip(x, 0, 1)  # noqa: E731
     baselines = {"median 3x3": robustness.median_baseline, "denoising autoencoder pipeline": identity}
-    long, examples = robustness.noise_table(images, identity, robustness.TABLE6_KINDS, 0, baselines=baselines)
+    long, examples = robustness.noise_table(images, identity, NOISE_KINDS, 0, baselines=baselines)
     sweep = robustness.strength_sweep(images[:2], identity, sweep_strengths(2), 0, baselines=baselines)
     return images, long, examples, sweep
 
@@ -73,33 +77,31 @@ def _size_quality():
 
 
 def _figures():
-    """(name, function that draws it) for every figure in aecrypt.study.figures."""
+    """(name, function that draws it) for every figure function in aecrypt.study.figures.draw."""
     images = _images(12)
     labels = np.array(["axial", "coronal", "sagittal"] * 4)
     image, features = images[0], _encode(images[0])
-    samples = security.cipher_samples(image, features, KEY, security.SCHEMES_COMPARED, rng=np.random.default_rng(0))
+    samples = cipher_statistics.cipher_samples(image, features, KEY, cipher_statistics.SCHEMES_COMPARED, rng=np.random.default_rng(0))
     history = pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.1, 0.05, 0.04], "val_loss": [0.12, 0.06, 0.05]})
-    trip = security.journey(image, _encode, _decode, KEY, rng=np.random.default_rng(0))
-    flip = security.paper_scheme_byte_flip(features, KEY, _decode, rng=np.random.default_rng(0))
-    views = security.feature_channel_views(features, image.shape[0])
+    trip = journey.journey(image, _encode, _decode, KEY, rng=np.random.default_rng(0))
+    views = feature_similarity.feature_channel_views(features, image.shape[0])
     per_split = {"random (old)": np.linspace(0.9, 1, 20), "slabs, guard 4 mm": np.linspace(0.5, 0.8, 20)}
     return {
-        "sample_grid": lambda: figures.sample_grid(images, labels, per_class=3),
-        "intensity_histograms": lambda: figures.intensity_histograms(**figures.intensity_counts(images, labels)),
-        "training_history": lambda: figures.training_history(history, 2, "early stopping"),
-        "image_pairs": lambda: figures.image_pairs(images, images[::-1], count=3),
-        "byte_images": lambda: figures.byte_images(samples),
-        "byte_histograms": lambda: figures.byte_histograms(samples),
-        "feature_views": lambda: figures.feature_views(image, views),
-        "leakage_histograms": lambda: figures.leakage_histograms(per_split, 0.9),
-        "noise_methods": lambda: figures.noise_methods(_noise_tables()[1]),
-        "noise_examples": lambda: figures.noise_examples(image, _noise_tables()[2]),
-        "noise_sweep": lambda: figures.noise_sweep(_noise_tables()[3]),
-        "journey_figure": lambda: figures.journey_figure(trip),
-        "byte_flip_figure": lambda: figures.byte_flip_figure(flip),
-        "time_breakdown": lambda: figures.time_breakdown(_end_to_end()),
-        "size_vs_quality": lambda: figures.size_vs_quality(_size_quality()),
-        "attack_curve": lambda: figures.attack_curve(_attack_curve(), 0.95),
+        "sample_grid": lambda: draw.sample_grid(images, labels, per_class=3),
+        "intensity_histograms": lambda: draw.intensity_histograms(**prepare.intensity_counts(images, labels)),
+        "training_history": lambda: draw.training_history(history, 2, "early stopping"),
+        "image_rows": lambda: draw.image_rows([("original", images), ("reconstruction", images[::-1])], count=3),
+        "image_panels": lambda: draw.image_panels(trip.panels()),
+        "byte_images": lambda: draw.byte_images(samples),
+        "byte_histograms": lambda: draw.byte_histograms(samples),
+        "feature_views": lambda: draw.feature_views(image, views),
+        "leakage_histograms": lambda: draw.leakage_histograms(per_split, 0.9),
+        "noise_methods": lambda: draw.noise_methods(_noise_tables()[1], NOISE_LABELS),
+        "noise_examples": lambda: draw.noise_examples(image, _noise_tables()[2], NOISE_LABELS),
+        "noise_sweep": lambda: draw.noise_sweep(_noise_tables()[3], NOISE_LABELS, STRENGTH_AXIS_LABELS),
+        "time_breakdown": lambda: draw.time_breakdown(_end_to_end()),
+        "size_vs_quality": lambda: draw.size_vs_quality(_size_quality(), SEALED_SUFFIX),
+        "attack_curve": lambda: draw.attack_curve(_attack_curve(), 0.95),
     }
 
 
@@ -130,7 +132,7 @@ def _is_empty(ax) -> bool:
 
 def _drawn_by_registry() -> set[str]:
     """The figure functions the registry's draw functions call (by the names they use)."""
-    return {name for spec in figures.FIGURES.values() for name in spec.draw.__code__.co_names}
+    return {name for spec in registry.FIGURES.values() for name in spec.draw.__code__.co_names}
 
 
 @pytest.fixture(autouse=True)
@@ -139,7 +141,7 @@ def _close_figures():
     plt.close("all")
 
 
-@pytest.mark.parametrize("name", sorted(set(_figures()) - _drawn_by_registry()))  # the rest: from saved files, below
+@pytest.mark.parametrize("name", sorted(_figures()))  # in the default style; from saved files in the paper style, below
 def test_figure_has_human_labels_and_no_empty_panel(name):
     fig = _figures()[name]()
     raw = [t for t in _texts(fig) if RAW_NAME.search(t) or FACET_TITLE.match(t) or SCHEME_KEY.match(t)]
@@ -149,11 +151,38 @@ def test_figure_has_human_labels_and_no_empty_panel(name):
 
 
 def test_every_figure_function_is_tested():
-    drawn = set(_figures()) | _drawn_by_registry()
-    public = {n for n, f in vars(figures).items() if inspect.isfunction(f) and not n.startswith("_")
-              and f.__module__ == figures.__name__ and inspect.signature(f).return_annotation == "plt.Figure"}
-    helpers = {"image_rows", "image_journey"}  # drawn through the registry (test_every_registered_figure_...)
-    assert public - helpers <= drawn, f"no test draws {sorted(public - helpers - drawn)}"
+    public = {n for n, f in vars(draw).items() if inspect.isfunction(f) and not n.startswith("_")
+              and f.__module__ == draw.__name__ and inspect.signature(f).return_annotation == "plt.Figure"}
+    assert public == set(_figures()), f"draw functions no test draws: {sorted(public - set(_figures()))}"
+    assert public <= _drawn_by_registry() | {"image_panels", "image_rows"}, "a draw function no registered figure uses"
+
+
+def test_drawing_imports_nothing_that_computes():
+    """The figures package (style, layout, draw, prepare, storage, registry) imports no experiment,
+    no noise model, no profile and no data loader, even inside a function."""
+    import ast
+
+    computing = ("aecrypt.experiments", "aecrypt.method.noise", "aecrypt.study.profiles", "aecrypt.data", "aecrypt.method.cipher")
+    folder = Path(draw.__file__).parent
+    imported = {}
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.setdefault(path.name, []).append(node.module)
+            elif isinstance(node, ast.Import):
+                imported.setdefault(path.name, []).extend(alias.name for alias in node.names)
+    wrong = {name: [m for m in modules if m.startswith(computing)] for name, modules in imported.items()}
+    assert {name: modules for name, modules in wrong.items() if modules} == {}
+    assert "aecrypt.study.figures.style" in imported["draw.py"]  # the check sees the package's own imports
+
+
+def test_setting_the_style_loads_no_figure():
+    code = ("import sys; from aecrypt.study.figures import use_style; use_style('paper'); "
+            "print(sorted(m for m in sys.modules if m.startswith('aecrypt.study.figures.') or m.startswith('aecrypt.experiments')))")
+    env = {**os.environ, "PYTHONPATH": str(config.PROJ_ROOT), "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['aecrypt.study.figures.style']"
 
 
 def test_the_checks_catch_a_raw_label_and_an_empty_panel():
@@ -165,10 +194,10 @@ def test_the_checks_catch_a_raw_label_and_an_empty_panel():
 
 
 def test_sample_labels_are_words():
-    assert figures.sample_label("gcm: feature map") == "AES-GCM: feature map"
-    assert figures.sample_label("paper: raw image") == "paper's keys per row (ours): raw image"
-    assert figures.sample_label("paper-blocks: feature map") == "paper's keys per block (ours): feature map"
-    assert figures.sample_label("image (not encrypted)") == "image (not encrypted)"
+    assert draw.sample_label("gcm: feature map") == "AES-GCM: feature map"
+    assert draw.sample_label("paper: raw image") == "paper's keys per row (ours): raw image"
+    assert draw.sample_label("paper-blocks: feature map") == "paper's keys per block (ours): feature map"
+    assert draw.sample_label("image (not encrypted)") == "image (not encrypted)"
 
 
 # ------------------------------------------------------------ figures drawn from saved data
@@ -187,33 +216,37 @@ def _saved_values():
         "fig_dataset_intensities": {"images": many, "labels": labels},
         "fig5_training_loss": {"history": pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.1, 0.05, 0.04], "val_loss": [0.12, 0.06, 0.05]}),
                                "best_epoch": 2, "stopped_because": "early stopping"},
+        "fig_retina": {"panels": [("skimage retina (CC0), cropped and resized", images[2])]},
         "fig_reconstructions": {"originals": images, "others": images[::-1]},
         "fig_reconstructions_ood": {"originals": images, "others": images[::-1]},
-        "fig6_image_journey": {"trip": security.journey(image, _encode, _decode, KEY, rng=np.random.default_rng(0))},
-        "fig6_image_journey_retina": {"trip": security.journey(images[1], _encode, _decode, KEY, rng=np.random.default_rng(1))},
-        "fig_paper_scheme_bitflip": {"flip": security.paper_scheme_byte_flip(features, KEY, _decode, rng=np.random.default_rng(0))},
-        "fig_noise_examples": {"original": image, "examples": examples},
-        "fig_cipher_bytes": {"samples": security.cipher_samples(image, features, KEY, security.SCHEMES_COMPARED,
-                                                                rng=np.random.default_rng(0))},
-        "fig_feature_views": {"image": image, "views": security.feature_channel_views(features, image.shape[0])},
+        "fig6_image_journey": {"panels": journey.journey(image, _encode, _decode, KEY, rng=np.random.default_rng(0)).panels()},
+        "fig6_image_journey_retina": {"panels": journey.journey(images[1], _encode, _decode, KEY, rng=np.random.default_rng(1)).panels()},
+        "fig_paper_scheme_bitflip": {"panels": journey.paper_scheme_byte_flip(features, KEY, _decode, rng=np.random.default_rng(0)).panels()},
+        "fig_size_vs_quality": {"sealed_suffix": SEALED_SUFFIX},
+        "fig_noise_methods": {"labels": NOISE_LABELS},
+        "fig_noise_examples": {"original": image, "examples": examples, "labels": NOISE_LABELS},
+        "fig_noise_sweep": {"labels": NOISE_LABELS, "strength_labels": STRENGTH_AXIS_LABELS},
+        "fig_cipher_bytes": {"samples": cipher_statistics.cipher_samples(image, features, KEY, cipher_statistics.SCHEMES_COMPARED,
+                                                                         rng=np.random.default_rng(0))},
+        "fig_feature_views": {"image": image, "views": feature_similarity.feature_channel_views(features, image.shape[0])},
         "fig_substitute_decoder": {"rows": [("original", images), ("real decoder", images), ("attacker's decoder", images[::-1])]},
     }, {
-        "table_end_to_end": _end_to_end(), "table_size_vs_quality": _size_quality(),
-        "table6_noise_robustness_all": long.assign(data="test"), "table_noise_sweep": sweep, "table_attack_curve": _attack_curve(),
-        "table_substitute_decoder": pd.DataFrame({"decoder": ["real", "substitute"], "ssim": [0.95, 0.9]}),
+        tables.END_TO_END: _end_to_end(), tables.SIZE_VS_QUALITY: _size_quality(),
+        tables.NOISE_ALL: long.assign(data="test"), tables.NOISE_SWEEP: sweep, tables.ATTACK_CURVE: _attack_curve(),
+        tables.SUBSTITUTE_DECODER: pd.DataFrame({"decoder": ["real", "substitute"], "ssim": [0.95, 0.9]}),
     }
 
 
 def _saved_run(folder: Path, style: str = "paper", names=None) -> Path:
     """A run folder as a study leaves it: its tables, its figures' saved values and its recorded style."""
-    values, tables = _saved_values()
-    names = set(figures.FIGURES if names is None else names)
-    for name, table in tables.items():
-        if any(name in figures.FIGURES[n].tables for n in names):
+    values, saved_tables = _saved_values()
+    names = set(registry.FIGURES if names is None else names)
+    for name, table in saved_tables.items():
+        if any(name in registry.FIGURES[n].tables for n in names):
             table.to_csv(folder / f"{name}.csv", index=False)
     for name, given in values.items():
         if name in names:
-            figures.save_data(name, folder, figures.FIGURES[name].prepare(**given))
+            registry.save_data(name, folder, registry.FIGURES[name].prepare(**given))
     (folder / "runs").mkdir()
     (folder / "runs" / "01_data_prep.json").write_text(json.dumps({"parameters": {"figure_style": style}}))
     return folder
@@ -225,18 +258,18 @@ def saved_run(tmp_path_factory):
 
 
 def test_every_registered_figure_has_saved_data_here(saved_run):
-    assert [name for name in figures.FIGURES if not figures.has_data(name, saved_run)] == []
+    assert [name for name in registry.FIGURES if not registry.has_data(name, saved_run)] == []
 
 
 def test_registered_figures_drawn_from_files_have_human_labels(saved_run):
-    style = "paper"  # the narrowest: labels wrap, legends must fit two columns
-    for name in figures.FIGURES:
-        with figures.styled(style):
-            fig = figures.FIGURES[name].draw(figures.load_data(name, saved_run))
+    paper = "paper"  # the narrowest: labels wrap, legends must fit two columns
+    for name in registry.FIGURES:
+        with style.styled(paper):
+            fig = registry.FIGURES[name].draw(registry.load_data(name, saved_run))
             raw = [t for t in _texts(fig) if RAW_NAME.search(t) or FACET_TITLE.match(t) or SCHEME_KEY.match(t)]
-            assert not raw, f"{name} ({style}) shows raw names: {raw}"
-            assert not [ax for ax in fig.axes if ax.get_visible() and _is_empty(ax)], f"{name} ({style}) has an empty panel"
-            assert fig.get_figwidth() <= figures.WIDTHS[style]["double"], name
+            assert not raw, f"{name} ({paper}) shows raw names: {raw}"
+            assert not [ax for ax in fig.axes if ax.get_visible() and _is_empty(ax)], f"{name} ({paper}) has an empty panel"
+            assert fig.get_figwidth() <= style.WIDTHS[paper]["double"], name
         plt.close(fig)
 
 
@@ -250,9 +283,9 @@ def test_redrawing_gives_the_same_bytes_in_the_journal_format(tmp_path):
     from PIL import Image
 
     _saved_run(tmp_path, "paper", SAMPLE)
-    first = {path: path.read_bytes() for path in figures.redraw_all(tmp_path)}
+    first = {path: path.read_bytes() for path in registry.redraw_all(tmp_path)}
     assert len(first) == 2 * len(SAMPLE) and all(path.parent == tmp_path for path in first)  # the recorded style, in place
-    second = {path: path.read_bytes() for path in figures.redraw_all(tmp_path)}
+    second = {path: path.read_bytes() for path in registry.redraw_all(tmp_path)}
     assert [p.name for p in first if first[p] != second[p]] == []
     for path, data in first.items():
         if path.suffix == ".pdf":
@@ -265,16 +298,32 @@ def test_redrawing_gives_the_same_bytes_in_the_journal_format(tmp_path):
 
 def test_another_style_goes_beside_the_run_s_own(saved_run):
     own = (saved_run / "fig_attack_curve.png").read_bytes() if (saved_run / "fig_attack_curve.png").exists() else None
-    saved = figures.redraw("fig_attack_curve", saved_run, "slides")
+    saved = registry.redraw("fig_attack_curve", saved_run, "slides")
     assert saved["png"] == saved_run / "slides" / "fig_attack_curve.png" and saved["pdf"].is_file()
     assert own is None or (saved_run / "fig_attack_curve.png").read_bytes() == own
-    assert figures.recorded_style(saved_run) == "paper" and figures.recorded_style(saved_run / "slides") == figures.DEFAULT_STYLE
+    assert registry.recorded_style(saved_run) == "paper" and registry.recorded_style(saved_run / "slides") == style.DEFAULT_STYLE
 
 
-def test_a_run_recorded_before_figure_styles_takes_its_profile_s(tmp_path):
-    (tmp_path / "runs").mkdir()
-    (tmp_path / "runs" / "04_timing.json").write_text(json.dumps({"parameters": {"profile": "default"}}))
-    assert figures.recorded_style(tmp_path) == FIGURE_STYLES["default"]
+def _save_in_layout_1(path: Path, values: dict) -> None:
+    """Figure data as aecrypt saved it before the layout was numbered (and before labels were saved)."""
+    arrays: dict = {}
+    np.savez_compressed(path, values=np.array(json.dumps(storage._encode(values, arrays))), **arrays)
+
+
+def test_figure_data_of_an_older_layout_is_refused_in_one_line(tmp_path, capsys):
+    from aecrypt.cli.main import main
+
+    run = config.results_dir("smoke")  # under tmp_path (conftest)
+    run.mkdir(parents=True)
+    _saved_run(run, "notebook", names={"fig_attack_curve", "fig_noise_examples"})
+    old = registry.data_path("fig_noise_examples", run)
+    _save_in_layout_1(old, {"original": np.zeros((4, 4, 1), np.uint8), "examples": {}})
+    with pytest.raises(FigureDataError, match="saved by an older aecrypt .*re-run the study"):
+        registry.redraw_all(run)
+    assert not list(run.glob("fig*.p*"))  # refused before anything was drawn
+    assert main(["figures", "--profile", "smoke"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and error.startswith("aecrypt: error: ") and str(old) in error and "aecrypt reproduce" in error
 
 
 def test_figures_command_needs_no_tensorflow(tmp_path):
@@ -289,17 +338,17 @@ def test_figures_command_needs_no_tensorflow(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "imported: []" in done.stdout and "1 seed folder" in done.stdout
     for folder in (tmp_path / "smoke", tmp_path / "smoke" / "seed-1"):
-        assert {p.name for p in folder.glob("fig*")} == {f"{n}.{s}" for n in figures.FIGURES if figures.has_data(n, folder) for s in ("png", "pdf")}
+        assert {p.name for p in folder.glob("fig*")} == {f"{n}.{s}" for n in registry.FIGURES if registry.has_data(n, folder) for s in ("png", "pdf")}
     # its forked workers draw the bytes this process draws alone
     forked = {path: path.read_bytes() for path in (tmp_path / "smoke").rglob("fig*.p*")}
-    alone = {path: path.read_bytes() for path in figures.redraw_all(tmp_path / "smoke", workers=1)}
+    alone = {path: path.read_bytes() for path in registry.redraw_all(tmp_path / "smoke", workers=1)}
     assert set(alone) == set(forked) and [p.name for p in alone if alone[p] != forked[p]] == []
 
 
 def test_the_slowest_figures_are_drawn_first():
-    assert set(figures.SLOWEST_FIGURES) <= set(figures.FIGURES)
-    order = sorted(figures.FIGURES, key=figures._draw_order)
-    assert order[: len(figures.SLOWEST_FIGURES)] == list(figures.SLOWEST_FIGURES)
+    assert set(registry.SLOWEST_FIGURES) <= set(registry.FIGURES)
+    order = sorted(registry.FIGURES, key=registry._draw_order)
+    assert order[: len(registry.SLOWEST_FIGURES)] == list(registry.SLOWEST_FIGURES)
 
 
 def test_every_profile_has_a_figure_style():
@@ -308,11 +357,11 @@ def test_every_profile_has_a_figure_style():
 
 
 def test_one_colour_per_method_whatever_the_figure_shows():
-    every = figures.method_colours(["noisy input", "autoencoder pipeline", "median 3x3", robustness.NLM_ESTIMATED, robustness.NLM_ORACLE,
+    every = style.method_colours(["noisy input", "autoencoder pipeline", "median 3x3", robustness.NLM_ESTIMATED, robustness.NLM_ORACLE,
                                     "BM3D (estimated sigma, first 8 images)", "BM3D (oracle sigma, first 8 images)",
                                     "denoising autoencoder pipeline"])
-    assert len(set(every.values())) == len(every) and set(every.values()) <= set(figures.OKABE_ITO.values())
-    assert figures.method_colours([robustness.NLM_ORACLE])[robustness.NLM_ORACLE] == every[robustness.NLM_ORACLE]
+    assert len(set(every.values())) == len(every) and set(every.values()) <= set(style.OKABE_ITO.values())
+    assert style.method_colours([robustness.NLM_ORACLE])[robustness.NLM_ORACLE] == every[robustness.NLM_ORACLE]
 
 
 def test_latex_tables_have_booktabs_rules_and_units(tmp_path):
@@ -324,11 +373,36 @@ def test_latex_tables_have_booktabs_rules_and_units(tmp_path):
 
 
 def test_style_sheets_ship_with_the_package():
-    assert all(path.is_file() for style in config.STYLES for path in figures.style_sheets(style))
+    assert all(path.is_file() for name in config.STYLES for path in style.style_sheets(name))
     import tomllib
 
     setuptools = tomllib.loads((config.PROJ_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert "aecrypt.study.styles" in setuptools["packages"]  # data only, listed so an install ships it
     assert setuptools["package-data"]["aecrypt.study.styles"] == ["*.mplstyle"]
     with pytest.raises(ValueError, match="choose one of paper, slides, notebook"):
-        figures.style_sheets("poster")
+        style.style_sheets("poster")
+
+
+def test_a_notebook_shows_every_figure_it_publishes(tmp_path, monkeypatch):
+    """Each ``publish`` shows its figure as an image in its own cell's output, not only a
+    notebook's first one; a figure drawn by hand afterwards still shows too."""
+    import nbformat
+    import papermill
+
+    from aecrypt.study.runner import kernel_name
+
+    cells = [
+        "import numpy as np\nfrom aecrypt.study import figures\nfigures.use_style('notebook')  # as study.start does",
+        "figures.publish('fig_leakage', '.', per_split={'random': np.linspace(0.5, 1, 20)}, threshold=0.9)",
+        "figures.publish('fig_dataset_intensities', '.', images=np.random.default_rng(0).random((4, 8, 8, 3)),\n"
+        "                labels=np.array(['axial', 'coronal'] * 2))",
+        "import matplotlib.pyplot as plt\nplt.plot([1, 2], [3, 4]);",
+    ]
+    source, executed = tmp_path / "figures.ipynb", tmp_path / "executed.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), source)
+    monkeypatch.setenv("PYTHONPATH", str(config.PROJ_ROOT))  # the kernel imports this aecrypt
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as a kernel has it (pytest set Agg)
+    papermill.execute_notebook(str(source), str(executed), kernel_name=kernel_name(), cwd=str(tmp_path), progress_bar=False)
+    shown = [sum("image/png" in output.get("data", {}) for output in cell.outputs) for cell in nbformat.read(executed, 4).cells]
+    assert shown == [0, 1, 1, 1]
+    assert {p.name for p in tmp_path.glob("fig_*")} == {f"{n}.{s}" for n in ("fig_leakage", "fig_dataset_intensities") for s in ("png", "pdf")}
