@@ -57,3 +57,17 @@ def test_round_trip_matches_autoencoder_for_every_scheme(tiny_models, rng, key):
     for scheme in SCHEMES:
         out = round_trip(encoder, decoder, images, key, scheme=scheme)
         np.testing.assert_allclose(out, autoencoder(images).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_each_model_is_traced_once_whatever_the_batch_sizes(rng, caplog):
+    # A trace per batch shape (and per new model) made TensorFlow warn of retracing in the notebooks' outputs.
+    from aecrypt.method.pipeline import _compiled_call
+
+    models = [build_autoencoder(image_size=16)[1] for _ in range(3)]
+    images = rng.random((7, 16, 16, 3), dtype=np.float32)
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        for encoder in models:
+            for batch_size in (4, 3, 7, 2):
+                encode(encoder, images, batch_size=batch_size)
+    assert [_compiled_call(encoder).experimental_get_tracing_count() for encoder in models] == [1, 1, 1]
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]

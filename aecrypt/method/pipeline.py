@@ -37,10 +37,13 @@ def run_model(model: keras.Model, inputs: np.ndarray, batch_size: int = DEFAULT_
 
 
 def _compiled_call(model: keras.Model):
-    """A ``tf.function`` of the model in inference mode, built once per model object."""
+    """A ``tf.function`` of the model in inference mode, built once per model object and traced
+    once: its signature leaves the batch size open, so a short last batch needs no new trace
+    (retracing per batch shape cost time, and TensorFlow's retracing warnings in notebook outputs)."""
     call = getattr(model, "_aecrypt_call", None)
     if call is None:
-        call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)]
+        call = tf.function(lambda x: model(x, training=False), input_signature=signature)
         model._aecrypt_call = call
     return call
 
