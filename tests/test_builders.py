@@ -119,7 +119,8 @@ def test_manifest_fills_data_parameters_and_refuses_contradictions():
 
 def test_ad_hoc_runs_write_to_scratch():
     assert output_folder("default", "main", publish=True).parts[-1] == "default"
-    assert output_folder("default", "seed-1", publish=True).parts[-2:] == ("default", "seed-1")
+    assert output_folder("default", "main", publish=True, seed=1).parts[-2:] == ("default", "seed-1")
+    assert output_folder("default", "wide", publish=True, seed=0).parts[-3:] == ("default", "wide", "seed-0")
     assert output_folder("default", "main", publish=False).parts[-2:] == ("scratch", "default")
 
 
@@ -127,13 +128,14 @@ def test_training_by_hand_never_replaces_a_published_model(tmp_path, monkeypatch
     import aecrypt.config as config
 
     monkeypatch.setattr(config, "MODELS_DIR", tmp_path)
-    published, scratch = tmp_path / "default" / "main", tmp_path / "scratch" / "default" / "main"
+    published, scratch = tmp_path / "default" / "main" / "seed-0", tmp_path / "scratch" / "default" / "main" / "seed-0"
     assert model_folder("default", "main") == published
-    assert model_source("02_train_autoencoder", "default", "main", publish=True) == published
-    assert model_source("02_train_autoencoder", "default", "main", publish=False) == scratch
+    assert model_folder("default", "main", seed=2) == published.parent / "seed-2"
+    assert model_source("02_train_autoencoder", "default", "main", True, 0) == published
+    assert model_source("02_train_autoencoder", "default", "main", False, 0) == scratch
     # by hand, the other notebooks use the committed model until a hand-trained one exists
-    assert model_source("03_encrypt_decrypt", "default", "main", publish=False) == published
+    assert model_source("03_encrypt_decrypt", "default", "main", False, 0) == published
     scratch.mkdir(parents=True)
     (scratch / MANIFEST_FILE).write_text("{}")
-    assert model_source("03_encrypt_decrypt", "default", "main", publish=False) == scratch
-    assert model_source("03_encrypt_decrypt", "default", "main", publish=True) == published
+    assert model_source("03_encrypt_decrypt", "default", "main", False, 0) == scratch
+    assert model_source("03_encrypt_decrypt", "default", "main", True, 0) == published
