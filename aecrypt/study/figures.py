@@ -708,7 +708,7 @@ def recorded_style(folder: str | Path) -> str:
     return DEFAULT_STYLE
 
 
-def redraw(name: str, folder: str | Path, style: str | None = None, close: bool = True):
+def redraw(name: str, folder: str | Path, style: str | None = None, show: bool = False):
     """Draw figure ``name`` from ``folder``'s saved data and save it as PNG and PDF: into
     ``folder`` in the run's own style, into ``folder/<style>/`` in another. Returns the files."""
     from aecrypt.study.results import save_figure
@@ -719,8 +719,11 @@ def redraw(name: str, folder: str | Path, style: str | None = None, close: bool 
     with styled(style):
         fig = FIGURES[name].draw(load_data(name, folder))
         saved = save_figure(fig, name, folder if style == own else folder / style)
-    if close:
-        plt.close(fig)
+        if show:  # in a notebook: shown now, in the style it was drawn in, then closed
+            from IPython.display import display
+
+            display(fig)
+    plt.close(fig)
     return saved
 
 
@@ -732,7 +735,18 @@ def publish(name: str, folder: str | Path, **values: Any):
         save_data(name, folder, spec.prepare(**values))
     elif values:
         raise TypeError(f"{name} is drawn from its tables alone; it takes no values (got {', '.join(values)})")
-    return redraw(name, folder, close=False)
+    return redraw(name, folder, show=_show_in_notebook())
+
+
+def _show_in_notebook() -> bool:
+    """Whether figures are shown as cell outputs (an IPython kernel); there, ``redraw``
+    displays each figure at once, so every figure a cell publishes appears in its output."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def run_folders(folder: str | Path) -> list[Path]:
