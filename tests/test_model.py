@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from aecrypt.errors import ModelFileError
+import keras
+
+from aecrypt.errors import ModelFileError, ParameterError
 from aecrypt.method.model import build_autoencoder, compile_autoencoder, load_model, save_model
 
 # Table 2 of the paper, layer by layer: (our layer name, output shape without batch axis).
@@ -170,3 +172,21 @@ def test_unknown_precision_is_rejected():
     from aecrypt.method.model import resolve_precision
 
     assert resolve_precision("auto") in ("float32", "mixed_bfloat16")
+
+
+def test_the_deployed_variant_drops_the_display_layer():
+    # Section 4: the Dense(3) layer is there to show the features as an image; "in real-life
+    # applications, this last layer will not be applied". Without it the encoder sends its
+    # third Conv2D's map: 112x112x32 float32 at 224 px, 1,605,632 bytes.
+    from aecrypt.method.model import DEPLOYED_BOTTLENECK
+
+    _, encoder, decoder = build_autoencoder(image_size=224, channels=3, bottleneck=DEPLOYED_BOTTLENECK)
+    assert encoder.output_shape == (None, 112, 112, 32) and decoder.input_shape == (None, 112, 112, 32)
+    assert 112 * 112 * 32 * 4 == 1_605_632
+    assert not [layer for layer in encoder.layers + decoder.layers if isinstance(layer, keras.layers.Dense)]
+    small, enc, dec = build_autoencoder(image_size=16, channels=1, bottleneck=DEPLOYED_BOTTLENECK)
+    features = enc.predict(np.zeros((2, 16, 16, 1), np.float32), verbose=0)
+    assert features.dtype == np.float32 and features.shape == (2, 8, 8, 32)
+    assert dec.predict(features, verbose=0).shape == (2, 16, 16, 1)
+    with pytest.raises(ParameterError, match="bottleneck must be 0"):
+        build_autoencoder(image_size=16, bottleneck=-1)

@@ -26,6 +26,12 @@ ENCODER_NAME = "aecrypt_encoder"
 DECODER_NAME = "aecrypt_decoder"
 AUTOENCODER_NAME = "aecrypt_autoencoder"
 
+#: ``bottleneck`` value for the deployed variant: no Dense display layer. Section 4: "we
+#: intentionally add dense layer (3) to the autoencoder so that we can present it to the
+#: reader as an image, but in real-life applications, this last layer will not be
+#: applied." The encoder then ends at its third Conv2D (32 channels).
+DEPLOYED_BOTTLENECK = 0
+
 #: Channels of the images aecrypt reads and writes: grey or colour.
 IMAGE_CHANNELS = (1, 3)
 
@@ -86,13 +92,17 @@ def build_autoencoder(
     follows the table; ``"prose"`` follows the text.
 
     Options the study needs: ``bottleneck`` is the width of the Dense layer (3 so the
-    features can be drawn as an image; the paper notes a real system would drop it),
+    features can be drawn as an image; the paper notes a real system would drop it:
+    ``DEPLOYED_BOTTLENECK`` (0) builds that deployed variant, whose encoder sends its third
+    Conv2D's map, 32 channels, and whose decoder starts from it),
     ``pooling_stages`` adds max-pool/upsample pairs (the paper discusses a second
     max-pool), and ``channels`` is 1 for grayscale input. ``precision`` is one of
     ``PRECISIONS`` or ``"auto"``; the feature map and the output are float32 in all.
     """
     if image_size % (2**pooling_stages):
         raise ParameterError(f"image_size {image_size} must be divisible by 2**pooling_stages ({2**pooling_stages})")
+    if bottleneck < 0:
+        raise ParameterError(f"bottleneck must be 0 (no Dense layer: the deployed variant) or a width of at least 1, not {bottleneck}")
     if upsample_position not in ("table2", "prose"):
         raise ParameterError(f"upsample_position must be 'table2' or 'prose', not {upsample_position!r}")
     precision = resolve_precision(precision)
@@ -107,12 +117,17 @@ def build_autoencoder(
         x = layers.MaxPooling2D(2, name=f"enc_pool{stage}", dtype=precision)(x)
     x = layers.Conv2D(f2, name="enc_conv2", **conv)(x)
     x = layers.Conv2D(f3, name="enc_conv3", **conv)(x)
-    features = layers.Dense(bottleneck, activation=None, name="enc_dense", **exact)(x)
+    if bottleneck == DEPLOYED_BOTTLENECK:  # no display layer: the third Conv2D's map, sent as float32
+        features = layers.Activation("linear", name="enc_features", **exact)(x)
+    else:
+        features = layers.Dense(bottleneck, activation=None, name="enc_dense", **exact)(x)
     encoder = keras.Model(image, features, name=ENCODER_NAME)
 
     feature_size = image_size // 2**pooling_stages
-    feature_in = keras.Input(shape=(feature_size, feature_size, bottleneck), name="features")
-    y = layers.Dense(bottleneck, activation=None, name="dec_dense", dtype=precision)(feature_in)
+    feature_in = keras.Input(shape=(feature_size, feature_size, bottleneck or f3), name="features")
+    y = feature_in
+    if bottleneck != DEPLOYED_BOTTLENECK:
+        y = layers.Dense(bottleneck, activation=None, name="dec_dense", dtype=precision)(y)
     y = layers.Conv2DTranspose(f3, name="dec_convT1", **conv)(y)
     if upsample_position == "table2":
         y = _upsample(y, pooling_stages, precision)

@@ -28,7 +28,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "learning_rate": (1e-7, 10.0),
     "time_budget_minutes": (0.1, None),
     "guard_mm": (0, 1000),
-    "bottleneck": (1, 1024),
+    "bottleneck": (0, 1024),  # 0: no Dense layer (model.DEPLOYED_BOTTLENECK)
     "pooling_stages": (1, 4),
     "aes_repeats": (1, None),
     "model_repeats": (1, None),
