@@ -8,7 +8,7 @@ from aecrypt.errors import ManifestMismatchError, ParameterError
 from aecrypt.method.metrics import reconstruction_findings, reconstruction_table
 from aecrypt.method.noise import SWEEP_RANGES, sweep_strengths
 from aecrypt.study.parameters import check_value, check_values
-from aecrypt.experiments.robustness import NOISY, PIPELINE, findings, table6
+from aecrypt.experiments.robustness import NOISY, PIPELINE, best_methods, findings, table6
 from aecrypt.study.runs import MANIFEST_FILE, manifest_data, model_folder, model_source, output_folder
 
 
@@ -42,10 +42,25 @@ def test_table6_gives_the_global_ssim_beside_the_windowed_one():
 def test_noise_findings_say_better_or_worse_and_the_best_method():
     long = _long(0.2, 0.9)
     better = findings(table6({"test": long}), long, "test")
-    assert len(better) == 1 and "better by 0.700" in better[0] and f"best method: {PIPELINE}" in better[0]
+    assert len(better) == 1 and "better by 0.700" in better[0] and f"ssim: {PIPELINE}" in better[0]
+    assert "lowers MSE" in better[0] and "all metrics agree" in better[0]
     long = _long(0.6, 0.1)
     worse = findings(table6({"test": long}), long, "test")
-    assert "worse by 0.500" in worse[0] and f"best method: {NOISY}" in worse[0]
+    assert "worse by 0.500" in worse[0] and f"ssim: {NOISY}" in worse[0] and "RAISES MSE" in worse[0]
+
+
+def test_best_method_is_decided_per_metric_and_disagreement_is_said():
+    # by SSIM the pipeline wins, by MSE a median filter: as on the MRI's black background
+    long = pd.DataFrame([
+        {"noise": "gaussian", "parameters": "p", "method": NOISY, "images": 4, "ssim_mean": 0.2, "mse_mean": 0.010, "psnr_mean": 20.0},
+        {"noise": "gaussian", "parameters": "p", "method": PIPELINE, "images": 4, "ssim_mean": 0.9, "mse_mean": 0.008, "psnr_mean": 21.0},
+        {"noise": "gaussian", "parameters": "p", "method": "median 3x3", "images": 4, "ssim_mean": 0.5, "mse_mean": 0.004, "psnr_mean": 24.0},
+        {"noise": "gaussian", "parameters": "p", "method": "BM3D (2 images)", "images": 2, "ssim_mean": 0.99, "mse_mean": 0.001, "psnr_mean": 30.0},
+    ])
+    best = best_methods(long).set_index("metric")["best_method"]
+    assert best.to_dict() == {"ssim": PIPELINE, "mse": "median 3x3", "psnr": "median 3x3"}  # BM3D ran on a subset only
+    line = findings(table6({"test": long}), long, "test")[0]
+    assert "the metrics disagree" in line and "lowers MSE" in line
 
 
 def test_sweep_strengths_span_each_range():

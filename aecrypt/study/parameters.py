@@ -53,6 +53,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "upsample_position": ("table2", "prose"),
     "strategy": ("default", "mirrored", "multi_worker"),  # training.STRATEGIES
     "learning_rate_schedule": ("constant", "cosine"),  # training.SCHEDULES
+    "noise_scope": ("all", "paper"),
 }
 #: Fractions must lie strictly between 0 and 1 (validation may be 0).
 FRACTIONS: dict[str, tuple[float, float]] = {"test_fraction": (0.0, 1.0), "validation_fraction": (-1e-12, 1.0)}
