@@ -154,3 +154,10 @@ def test_training_by_hand_never_replaces_a_published_model(tmp_path, monkeypatch
     (scratch / MANIFEST_FILE).write_text("{}")
     assert model_source("03_encrypt_decrypt", "default", "main", False, 0) == scratch
     assert model_source("03_encrypt_decrypt", "default", "main", True, 0) == published
+
+
+def test_a_model_from_before_split_seed_keeps_its_split():
+    # its manifest has no split_seed: its seed drew the split, so that seed is the split seed
+    manifest = {"data_parameters": {"dataset": "mni152", "seed": 2}}
+    assert manifest_data(manifest, {}, ["dataset", "split_seed"]) == {"dataset": "mni152", "split_seed": 2}
+    assert manifest_data({"data_parameters": {"split_seed": 1, "seed": 2}}, {}, ["split_seed"]) == {"split_seed": 1}

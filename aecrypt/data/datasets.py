@@ -569,6 +569,8 @@ def load_dataset(
     if split == "slabs" and dataset != "mni152":
         raise ParameterError("split='slabs' needs slices of a volume (dataset 'mni152'); a folder of photographs uses split='random'")
     _check_fractions(test_fraction, validation_fraction)
+    if not isinstance(split_seed, (int, np.integer)) or isinstance(split_seed, bool):
+        raise ParameterError(f"split_seed must be a whole number (it draws the split), not {split_seed!r}")
     memory_limit_mb = shards.check_memory_limit(shards.DEFAULT_MEMORY_LIMIT_MB if memory_limit_mb is None else memory_limit_mb)
     params = {
         "dataset": dataset,

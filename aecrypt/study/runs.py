@@ -172,7 +172,9 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 def manifest_data(manifest: dict[str, Any], explicit: dict[str, Any], names: list[str]) -> dict[str, Any]:
     """The model's data parameters; any explicitly given value that differs is an error that
     names every difference, raised before any work."""
-    recorded = manifest.get("data_parameters", {})
+    recorded = dict(manifest.get("data_parameters", {}))
+    if "split_seed" not in recorded and "seed" in recorded:  # a model trained before split_seed: its seed drew the split
+        recorded["split_seed"] = recorded["seed"]
     differences = [
         f"{name}={explicit[name]!r} (the model's manifest has {recorded.get(name)!r})"
         for name in names if name in explicit and explicit[name] != recorded.get(name)
