@@ -136,13 +136,6 @@ def _pair(data) -> tuple[np.ndarray, np.ndarray]:
     return x, x
 
 
-def _count(data) -> int | None:
-    """Number of training examples, or None for a stream of unknown length."""
-    if isinstance(data, tf.data.Dataset):
-        return None
-    return len(data[0]) if isinstance(data, tuple) else len(data)
-
-
 def train_autoencoder(
     autoencoder: keras.Model,
     train_data,
@@ -226,8 +219,6 @@ def train_autoencoder(
     stopped = "completed all epochs"
     start = time.perf_counter()
     total_images = 0
-    n_train = _count(train_data)
-    steps = None if n_train is None else -(-n_train // batch_size)
     bar = tqdm(total=epochs, desc=label, unit="epoch", disable=not progress)
     for epoch in range(1, epochs + 1):
         epoch_start = time.perf_counter()
