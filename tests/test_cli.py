@@ -130,7 +130,8 @@ def test_the_committed_model_encrypts_a_brain_slice_with_no_model_named(workspac
     # A fresh clone can encrypt right away: no --encoder or --decoder means the committed
     # default model, and its loss is measured (a native-size MRI slice comes back below the
     # default --min-ssim, so it is refused, then accepted with --allow-lossy at its own size).
-    from aecrypt.data.datasets import mni152_slices, to_uint8
+    from aecrypt.data.sources import mni152_slices
+    from aecrypt.method.pixels import to_uint8
 
     slices, _, names, _ = mni152_slices()
     grey = to_uint8(slices[names.index("mni152/axial/120")][..., None])[..., 0]

@@ -1,5 +1,9 @@
 """The autoencoder matches Table 2, its halves compose, and model files round-trip."""
 
+import json
+import time
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -95,6 +99,26 @@ def test_save_and_load_halves_separately(tiny_models, tmp_path, rng):
     x = rng.random((1, 16, 16, 3), dtype=np.float32)
     np.testing.assert_array_equal(enc(x).numpy(), encoder(x).numpy())
     np.testing.assert_array_equal(dec(enc(x)).numpy(), decoder(encoder(x)).numpy())
+
+
+def test_saving_unchanged_weights_gives_the_same_bytes(tiny_models, tmp_path, rng):
+    """Issue 32: a re-run that re-saves a model must leave its file as it was (zip dates, the
+    save date in metadata.json); the file still loads, in aecrypt and in plain Keras."""
+    import keras
+
+    _, encoder, _ = tiny_models
+    first = save_model(encoder, tmp_path / "first.keras")
+    original = first.read_bytes()
+    time.sleep(2.1)  # past the zip dates' two-second resolution and the save date's one
+    again = save_model(encoder, tmp_path / "again.keras")
+    resaved = save_model(load_model(first, "encoder"), tmp_path / "resaved.keras")
+    assert again.read_bytes() == original and resaved.read_bytes() == original
+    assert save_model(encoder, first).read_bytes() == original  # over an existing file
+    with zipfile.ZipFile(resaved) as archive:
+        assert "date_saved" not in json.loads(archive.read("metadata.json"))
+    x = rng.random((1, 16, 16, 3), dtype=np.float32)
+    np.testing.assert_array_equal(keras.saving.load_model(resaved, compile=False)(x).numpy(), encoder(x).numpy())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.keras", "first.keras", "resaved.keras"]  # no temporary file left
 
 
 def test_loading_the_wrong_half_is_refused(tiny_models, tmp_path):

@@ -271,7 +271,7 @@ def test_papermill_sees_every_parameter(path):
 
 
 def test_defaults_in_parameters_cells_are_the_package_constants():
-    from aecrypt.data.datasets import DEFAULT_GUARD_MM, DEFAULT_TEST_FRACTION, DEFAULT_VALIDATION_FRACTION
+    from aecrypt.data.splits import DEFAULT_GUARD_MM, DEFAULT_TEST_FRACTION, DEFAULT_VALIDATION_FRACTION
 
     for name in ("01_data_prep", "02_train_autoencoder"):
         params = notebook_parameters(config.NOTEBOOKS_DIR / f"{name}.ipynb")

@@ -86,7 +86,8 @@ def _expand(paths: list[str], in_folder: Callable[[Path], list[Path]], nothing: 
 
 def _images_in(paths: list[str]) -> list[tuple[Path, Path]]:
     """Expand files and folders (recursively) into image files with their relative names."""
-    from aecrypt.data.datasets import IMAGE_SUFFIXES, find_images
+    from aecrypt.data.folders import find_images
+    from aecrypt.data.images import IMAGE_SUFFIXES
 
     return _expand(paths, find_images, f"no images given (supported: {', '.join(IMAGE_SUFFIXES)})")
 
@@ -107,7 +108,7 @@ def _payload_name(source: Path, image: Path) -> Path:
 
 def _image_name(source: Path, payload: Path) -> Path:
     """Where a payload's image goes, relative to -o: a/x.png.aecrypt -> a/x.png; a/x.aecrypt -> a/x + the stored extension (or .png)."""
-    from aecrypt.data.datasets import IMAGE_SUFFIXES
+    from aecrypt.data.images import IMAGE_SUFFIXES
 
     name = payload.name.removesuffix(PAYLOAD_SUFFIX)
     if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
@@ -314,7 +315,7 @@ def _fidelity(decoder, original, image, features, key: bytes, dtype: str, metada
     from skimage.transform import resize
 
     from aecrypt.method.cipher import decrypt_features, encrypt_features
-    from aecrypt.data.datasets import to_uint8
+    from aecrypt.method.pixels import to_uint8
     from aecrypt.method.pipeline import decode
 
     received = decrypt_features(encrypt_features(features, key, dtype=dtype), key)
@@ -361,7 +362,7 @@ def cmd_encrypt(args: argparse.Namespace) -> None:
     refused unless ``--allow-lossy`` is given.
     """
     from aecrypt.method.cipher import encrypt_features, load_key, looks_like_payload
-    from aecrypt.data.datasets import crop_fundus, prepare_image, read_image
+    from aecrypt.data.images import crop_fundus, prepare_image, read_image
     from aecrypt.files import atomic_file
 
     if not -1.0 <= args.min_ssim <= 1.0:
@@ -430,7 +431,7 @@ def _committed_model(part: str) -> str:
 def cmd_decrypt(args: argparse.Namespace) -> None:
     """Decrypt payloads with the key and decode them into images at their original size, mirroring the folders."""
     from aecrypt.method.cipher import FILE_DTYPE, decrypt_features, load_key, read_header, read_payload
-    from aecrypt.data.datasets import write_image, written_by_aecrypt
+    from aecrypt.data.images import write_image, written_by_aecrypt
 
     args.decoder = args.decoder or _committed_model("decoder")
     key = load_key(args.key)
@@ -475,7 +476,7 @@ def _restore(image, metadata: dict):
     from PIL import Image
     from skimage.transform import resize
 
-    from aecrypt.data.datasets import set_channels
+    from aecrypt.method.pixels import set_channels
     from aecrypt.errors import PayloadFormatError
 
     height, width = metadata.get("height"), metadata.get("width")

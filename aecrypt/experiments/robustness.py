@@ -153,7 +153,7 @@ def noisy_stream(images, seed: int, batch_size: int, shuffle: bool):
     drawn batch by batch as a ``tf.data.Dataset``: never the whole set, nor a noisy copy, in
     memory. The training set gets a fresh shuffle and fresh noise each epoch (the in-memory
     path draws its noise once); validation gets the same draws every time."""
-    from aecrypt.data.shards import batch_dataset
+    from aecrypt.method.streaming import batch_dataset
 
     passes = {"count": -1, "order": None}
 

@@ -13,7 +13,7 @@ import pandas as pd
 from skimage.transform import resize
 
 from aecrypt.method.cipher import PAPER_SCHEMES, ciphertext_bytes, decrypt_features, encrypt_features, encrypt_image, read_header
-from aecrypt.data.datasets import stretch, to_uint8
+from aecrypt.method.pixels import stretch, to_uint8
 from aecrypt.errors import ParameterError, WrongKeyOrTamperedError
 from aecrypt.method.metrics import (
     IDEAL_CORRELATION,

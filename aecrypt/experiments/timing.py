@@ -18,7 +18,7 @@ import pandas as pd
 from PIL import Image
 
 from aecrypt.method.cipher import decrypt_features, encrypt_features, encrypt_image, quantize_uint8
-from aecrypt.data.datasets import to_uint8
+from aecrypt.method.pixels import to_uint8
 from aecrypt.errors import ParameterError
 from aecrypt.method.metrics import psnr, ssim
 from aecrypt.paper import PAPER_TABLE3, PAPER_TABLE4, PAPER_TIME_REDUCTION_TEXT

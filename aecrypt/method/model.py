@@ -7,7 +7,8 @@ and are saved and loaded separately in the ``.keras`` format.
 
 from __future__ import annotations
 
-import os
+import json
+import zipfile
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +16,7 @@ import keras
 from keras import layers
 
 from aecrypt.errors import ModelFileError, ParameterError
+from aecrypt.files import atomic_path
 from aecrypt.paper import PAPER_IMAGE_SIZE
 
 #: Section 4: mean squared error loss (and the 'adamax' optimiser, in training.py).
@@ -45,6 +47,15 @@ DEFAULT_PRECISION = "float32"
 #: 1.6x faster training, test SSIM within 0.002 of float32), float32 elsewhere.
 AUTO_PRECISION = "auto"
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+#: A saved .keras file is a zip; every entry gets this date (the earliest a zip can hold) and
+#: these Unix permissions, so re-saving unchanged weights gives the same bytes.
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+ZIP_ENTRY_MODE = 0o644
+ZIP_UNIX = 3  # the zip "made by" system, fixed: Python records the platform it runs on
+#: The zip entry in which Keras records its version and the time of saving; the time is dropped.
+KERAS_METADATA = "metadata.json"
+SAVE_DATE_KEY = "date_saved"
 
 
 def native_bfloat16() -> bool:
@@ -208,15 +219,31 @@ def compile_autoencoder(
 
 
 def save_model(model: keras.Model, path: str | Path) -> Path:
-    """Save an encoder or decoder as a ``.keras`` file, atomically (no half-written model)."""
+    """Save an encoder or decoder as a ``.keras`` file, atomically (no half-written model), with
+    the same bytes whenever the weights are the same (``reproducible_keras_file``)."""
     path = Path(path)
     if path.suffix != ".keras":
         raise ModelFileError(f"{path}: model files use the .keras format; name it '{path.stem}.keras'")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+        reproducible_keras_file(tmp)
     return path
+
+
+def reproducible_keras_file(path: Path) -> None:
+    """Rewrite a saved .keras zip so its bytes depend on the model alone: entries sorted by name,
+    each dated ``ZIP_DATE`` with fixed permissions, and no save date in Keras's metadata."""
+    with zipfile.ZipFile(path) as archive:
+        entries = sorted(((info, archive.read(info)) for info in archive.infolist()), key=lambda entry: entry[0].filename)
+    with zipfile.ZipFile(path, "w") as archive:
+        for info, data in entries:
+            if info.filename == KERAS_METADATA:
+                metadata = json.loads(data)
+                metadata.pop(SAVE_DATE_KEY, None)
+                data = json.dumps(metadata).encode()
+            fixed = zipfile.ZipInfo(info.filename, date_time=ZIP_DATE)
+            fixed.compress_type, fixed.create_system, fixed.external_attr = info.compress_type, ZIP_UNIX, ZIP_ENTRY_MODE << 16
+            archive.writestr(fixed, data)
 
 
 def load_model(path: str | Path, expected: str | None = None) -> keras.Model:

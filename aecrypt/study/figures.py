@@ -291,7 +291,7 @@ def image_rows_data(rows: list[tuple[str, np.ndarray]], count: int = 6) -> dict[
 
 def to_displayable(array: np.ndarray) -> np.ndarray:
     """Min-max scale any array to [0, 1] per channel so it can be drawn as an image."""
-    from aecrypt.data.datasets import stretch
+    from aecrypt.method.pixels import stretch
 
     return stretch(np.asarray(array, np.float32), axis=(0, 1))
 
@@ -784,7 +784,7 @@ def redraw_all(folder: str | Path, style: str | None = None, workers: int | None
 
 
 #: The modules figure functions import as they draw (none imports TensorFlow).
-FIGURE_MODULES = ("aecrypt.data.datasets", "aecrypt.method.noise", "aecrypt.study.profiles", "aecrypt.study.results", "aecrypt.experiments.security", "aecrypt.experiments.timing")
+FIGURE_MODULES = ("aecrypt.method.pixels", "aecrypt.method.noise", "aecrypt.study.profiles", "aecrypt.study.results", "aecrypt.experiments.security", "aecrypt.experiments.timing")
 
 #: Figures that take longest to draw (about 2 to 4 s each on the 2-core machine, image
 #: panels and many axes), measured; ``redraw_all`` starts them first.

@@ -195,7 +195,7 @@ def dataset_arguments(run: Run) -> dict[str, Any]:
 def load_data(run: Run):
     """The run's dataset split; for a trained model's run, checked against its manifest. A
     folder larger than the run's ``memory_limit_mb`` stays on disk ("data_path": "streamed")."""
-    from aecrypt.data.datasets import load_dataset
+    from aecrypt.data.loader import load_dataset
 
     split = load_dataset(**dataset_arguments(run), memory_limit_mb=run.params.get("memory_limit_mb"))
     run.data = {"test_hash": split.test_hash(), "train_hash": split.train_hash(), "train": len(split.x_train),
@@ -221,7 +221,7 @@ def save_models(run: Run, encoder, decoder, split, training: dict[str, Any]) -> 
     folder.mkdir(parents=True, exist_ok=True)
     save_model(encoder, folder / ENCODER_FILE)
     save_model(decoder, folder / DECODER_FILE)
-    from aecrypt.data.datasets import default_split
+    from aecrypt.data.splits import default_split
 
     data_parameters = dataset_arguments(run)
     if data_parameters.get("split") is None:
