@@ -26,7 +26,9 @@ from PIL import Image
 from skimage import data as skdata
 from skimage.transform import resize
 
-from aecrypt.method.cipher import MAGIC, encrypt_features, generate_key, read_header, save_key
+from aecrypt.method.header import MAGIC, read_header
+from aecrypt.method.keys import generate_key, save_key
+from aecrypt.method.payload import encrypt_features
 from aecrypt.method.metrics import ssim
 from aecrypt.method.model import build_autoencoder, save_model
 from clirun import aecrypt

@@ -130,7 +130,8 @@ def _stored_metadata(payload: Path) -> dict:
 
     It is not yet authenticated here, so a stored extension is used only if it is a plain one.
     """
-    from aecrypt.method.cipher import read_header, read_payload
+    from aecrypt.method.header import read_header
+    from aecrypt.method.payload import read_payload
 
     try:
         metadata = dict(read_header(read_payload(payload)).metadata)
@@ -256,7 +257,7 @@ def _finish(verb: str, noun: str, jobs: list[Job], failed: int, out: Path, secon
 
 def cmd_keygen(args: argparse.Namespace) -> None:
     """Write a new random AES-256 key file (mode 0600)."""
-    from aecrypt.method.cipher import generate_key, save_key
+    from aecrypt.method.keys import generate_key, save_key
 
     path = save_key(generate_key(), args.keyfile)
     print(f"wrote a new AES-256 key to {path} (readable only by you; share it with the receiver over a safe channel)")
@@ -313,7 +314,7 @@ def _fidelity(decoder, original, image, features, key: bytes, dtype: str, metada
     import numpy as np
     from skimage.transform import resize
 
-    from aecrypt.method.cipher import decrypt_features, encrypt_features
+    from aecrypt.method.payload import decrypt_features, encrypt_features
     from aecrypt.data.datasets import to_uint8
     from aecrypt.method.pipeline import decode
 
@@ -360,7 +361,8 @@ def cmd_encrypt(args: argparse.Namespace) -> None:
     payload's authenticated header with the image's size and mode; one below ``--min-ssim`` is
     refused unless ``--allow-lossy`` is given.
     """
-    from aecrypt.method.cipher import encrypt_features, load_key, looks_like_payload
+    from aecrypt.method.keys import load_key
+    from aecrypt.method.payload import encrypt_features, looks_like_payload
     from aecrypt.data.datasets import crop_fundus, prepare_image, read_image
     from aecrypt.files import atomic_file
 
@@ -429,7 +431,9 @@ def _committed_model(part: str) -> str:
 
 def cmd_decrypt(args: argparse.Namespace) -> None:
     """Decrypt payloads with the key and decode them into images at their original size, mirroring the folders."""
-    from aecrypt.method.cipher import FILE_DTYPE, decrypt_features, load_key, read_header, read_payload
+    from aecrypt.method.header import FILE_DTYPE, read_header
+    from aecrypt.method.keys import load_key
+    from aecrypt.method.payload import decrypt_features, read_payload
     from aecrypt.data.datasets import write_image, written_by_aecrypt
 
     args.decoder = args.decoder or _committed_model("decoder")
@@ -492,7 +496,7 @@ def _restore(image, metadata: dict):
 
 def _read_file(path: Path) -> bytes:
     """A regular file's bytes, read with the payload size bound; ``InputError`` otherwise."""
-    from aecrypt.method.cipher import MAX_BODY_BYTES
+    from aecrypt.method.header import MAX_BODY_BYTES
 
     try:
         with open(path, "rb") as handle:
@@ -516,7 +520,8 @@ def _sha256(path: Path) -> str:
 
 def cmd_seal(args: argparse.Namespace) -> None:
     """Encrypt image files themselves (their bytes) with AES-256-GCM: lossless, unlike encrypt."""
-    from aecrypt.method.cipher import encrypt_file, load_key, looks_like_payload
+    from aecrypt.method.keys import load_key
+    from aecrypt.method.payload import encrypt_file, looks_like_payload
     from aecrypt.files import atomic_file
 
     key = load_key(args.key)
@@ -538,7 +543,9 @@ def cmd_seal(args: argparse.Namespace) -> None:
 
 def cmd_unseal(args: argparse.Namespace) -> None:
     """Decrypt sealed payloads back into the original files, bit for bit, mirroring the folders."""
-    from aecrypt.method.cipher import decrypt_file, load_key, read_header, read_payload
+    from aecrypt.method.header import read_header
+    from aecrypt.method.keys import load_key
+    from aecrypt.method.payload import decrypt_file, read_payload
     from aecrypt.errors import WrongKeyOrTamperedError
     from aecrypt.files import atomic_file
 
@@ -579,7 +586,8 @@ def _metadata_text(dtype: str, metadata: dict) -> str:
 
 def cmd_inspect(args: argparse.Namespace) -> None:
     """Print each payload's header: scheme, dtype, shape, sizes and metadata (no key needed)."""
-    from aecrypt.method.cipher import read_header, read_payload
+    from aecrypt.method.header import read_header
+    from aecrypt.method.payload import read_payload
 
     def work(job: Job) -> None:
         """Print one payload's header."""
