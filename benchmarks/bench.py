@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aecrypt import config  # noqa: E402
-from aecrypt.method.cipher import generate_key  # noqa: E402
+from aecrypt.method.keys import generate_key  # noqa: E402
 from aecrypt.method.model import PRECISIONS, build_autoencoder, model_flops  # noqa: E402
 from aecrypt.method.pipeline import receive, send  # noqa: E402
 from aecrypt.study.results import cpu_model, run_metadata, write_json, write_table  # noqa: E402

@@ -2,12 +2,17 @@
 
 import os
 import stat
+import subprocess
+import sys
+import threading
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from aecrypt.cli import parser
 from aecrypt.method.model import build_autoencoder, save_model
+from aecrypt.study.profiles import PROFILES
 from clirun import aecrypt, aecrypt_process
 
 
@@ -113,6 +118,29 @@ def test_help_reads_well():
     for command in ("keygen", "encrypt", "decrypt", "inspect", "reproduce"):
         assert command in result.stdout
     assert "--encoder" in aecrypt("encrypt", "--help").stdout
+
+
+def test_profile_choices_are_the_study_profiles():
+    for command in ("reproduce", "figures"):
+        for profile in PROFILES:
+            assert parser.build_parser().parse_args([command, "--profile", profile]).profile == profile
+        refused = aecrypt(command, "--profile", "nonesuch")
+        assert refused.returncode == 2 and all(repr(profile) in refused.stderr for profile in PROFILES)
+
+
+def test_python_m_aecrypt_cli_runs_the_command_line():
+    done = subprocess.run([sys.executable, "-m", "aecrypt.cli", "inspect", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "usage: aecrypt inspect" in done.stdout, done.stderr
+
+
+def test_the_in_process_runner_stops_waiting_at_its_timeout(monkeypatch):
+    release = threading.Event()
+    monkeypatch.setattr(parser, "cmd_keygen", lambda args: release.wait(60))  # a command that hangs until released
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            aecrypt("keygen", "never-written.key", timeout=0.5)
+    finally:
+        release.set()
 
 
 def test_reproduce_rejects_unknown_parameter():

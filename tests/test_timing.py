@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from aecrypt.experiments import timing
-from aecrypt.method.cipher import SCHEMES
+from aecrypt.method.schemes import SCHEMES
 from aecrypt.errors import ParameterError
 from aecrypt.paper import PAPER_TABLE3
 from aecrypt.experiments.timing import aes_table, codec_table, openssl_gcm_table, time_call

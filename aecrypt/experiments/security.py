@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 from skimage.transform import resize
 
-from aecrypt.method.cipher import PAPER_SCHEMES, ciphertext_bytes, decrypt_features, encrypt_features, encrypt_image, read_header
+from aecrypt.method.header import read_header
+from aecrypt.method.payload import ciphertext_bytes, decrypt_features, encrypt_features, encrypt_image
+from aecrypt.method.schemes import PAPER_SCHEMES
 from aecrypt.method.pixels import stretch, to_uint8
 from aecrypt.errors import ParameterError, WrongKeyOrTamperedError
 from aecrypt.method.metrics import (

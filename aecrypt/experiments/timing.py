@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from aecrypt.method.cipher import decrypt_features, encrypt_features, encrypt_image, quantize_uint8
+from aecrypt.method.payload import decrypt_features, encrypt_features, encrypt_image
+from aecrypt.method.quantise import quantize_uint8
 from aecrypt.method.pixels import to_uint8
 from aecrypt.errors import ParameterError
 from aecrypt.method.metrics import psnr, ssim

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from aecrypt.method.cipher import decrypt_features, encrypt_features, read_header
+from aecrypt.method.header import read_header
+from aecrypt.method.payload import decrypt_features, encrypt_features
 from aecrypt.errors import ModelFileError
 from aecrypt.method.model import keras
 from aecrypt.method.streaming import kept_on_disk
