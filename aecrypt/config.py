@@ -20,7 +20,7 @@ MODELS_DIR: Path = Path(os.environ.get("AECRYPT_MODELS_DIR", PROJ_ROOT / "models
 
 #: The committed model (the default run's, trained on MNI152 brain MRI slices): what
 #: ``aecrypt encrypt`` and ``decrypt`` use when no --encoder or --decoder is given.
-COMMITTED_MODEL_DIR: Path = PROJ_ROOT / "models" / "default" / "main"
+COMMITTED_MODEL_DIR: Path = PROJ_ROOT / "models" / "default" / "main" / "seed-0"
 
 #: The figure styles (``aecrypt/study/styles/<style>.mplstyle``): a journal page, a 16:9 slide, a screen.
 STYLES: tuple[str, ...] = ("paper", "slides", "notebook")

@@ -3,7 +3,8 @@
 A notebook executed by papermill prints into the notebook, where nobody watching
 ``make reproduce`` sees it. ``aecrypt reproduce`` sets ``LIVE_ENV`` for its kernels; then
 ``live`` also writes the line to the kernel's own standard output, which the kernel
-inherited from the runner. Interactive sessions see the usual progress bars instead.
+inherited from the runner. Interactive sessions see the usual progress bars instead
+(``quiet_bar`` for a long loop).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Iterator
 LIVE_ENV = "AECRYPT_LIVE_PROGRESS"
 #: How far live lines are indented under the runner's "[2/6] 02_train_autoencoder" line.
 INDENT = "      "
+#: Loops over fewer items than this show no progress bar.
+QUIET_BELOW = 50
 
 
 def enabled() -> bool:
@@ -52,3 +55,10 @@ def stderr_to(path: str | os.PathLike) -> Iterator[None]:
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def quiet_bar(items, description: str):
+    """A tqdm progress bar over ``items`` that stays quiet for short lists (under 50)."""
+    from tqdm.auto import tqdm  # imported here: a light command that never loops need not load tqdm
+
+    return tqdm(items, desc=description, disable=len(items) < QUIET_BELOW, leave=False)

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aecrypt import config  # noqa: E402
-from aecrypt.method.cipher import generate_key  # noqa: E402
+from aecrypt.method.keys import generate_key  # noqa: E402
 from aecrypt.method.model import PRECISIONS, build_autoencoder, model_flops  # noqa: E402
 from aecrypt.method.pipeline import receive, send  # noqa: E402
 from aecrypt.study.results import cpu_model, run_metadata, write_json, write_table  # noqa: E402
@@ -157,7 +157,7 @@ def bench_aes(size: int, repeats: int, key: bytes) -> list[dict]:
 
 def bench_precision_quality(epochs: int, image_size: int, max_images: int | None) -> pd.DataFrame:
     """Train float32 and mixed bfloat16 for the same epochs and seed; test SSIM, PSNR and speed."""
-    from aecrypt.data.datasets import load_dataset
+    from aecrypt.data.loader import load_dataset
     from aecrypt.method.metrics import image_quality, summarize_quality
     from aecrypt.method.pipeline import decode, encode
     from aecrypt.method.training import seed_everything, train_autoencoder, validation_split
@@ -217,7 +217,7 @@ def _scale_phase(phase: str, folder: str, processed: str, memory_limit_mb: float
     """One phase of the scale part, run in a fresh process so its peak RSS is its own:
     "build" (the sharded cache), "streamed" or "in memory" (training on the same subset)."""
     from aecrypt import config
-    from aecrypt.data.datasets import load_dataset
+    from aecrypt.data.loader import load_dataset
 
     config.PROCESSED_DIR = Path(processed)
     start = time.perf_counter()

@@ -36,6 +36,6 @@ def rng():
 
 @pytest.fixture
 def key():
-    from aecrypt.method.cipher import generate_key
+    from aecrypt.method.keys import generate_key
 
     return generate_key()

@@ -8,7 +8,7 @@ from aecrypt.errors import ManifestMismatchError, ParameterError
 from aecrypt.method.metrics import reconstruction_findings, reconstruction_table
 from aecrypt.method.noise import SWEEP_RANGES, sweep_strengths
 from aecrypt.study.parameters import check_value, check_values
-from aecrypt.experiments.robustness import NOISY, PIPELINE, findings, table6
+from aecrypt.experiments.robustness import NOISY, PIPELINE, best_methods, findings, table6
 from aecrypt.study.runs import MANIFEST_FILE, manifest_data, model_folder, model_source, output_folder
 
 
@@ -42,10 +42,25 @@ def test_table6_gives_the_global_ssim_beside_the_windowed_one():
 def test_noise_findings_say_better_or_worse_and_the_best_method():
     long = _long(0.2, 0.9)
     better = findings(table6({"test": long}), long, "test")
-    assert len(better) == 1 and "better by 0.700" in better[0] and f"best method: {PIPELINE}" in better[0]
+    assert len(better) == 1 and "better by 0.700" in better[0] and f"ssim: {PIPELINE}" in better[0]
+    assert "lowers MSE" in better[0] and "all metrics agree" in better[0]
     long = _long(0.6, 0.1)
     worse = findings(table6({"test": long}), long, "test")
-    assert "worse by 0.500" in worse[0] and f"best method: {NOISY}" in worse[0]
+    assert "worse by 0.500" in worse[0] and f"ssim: {NOISY}" in worse[0] and "RAISES MSE" in worse[0]
+
+
+def test_best_method_is_decided_per_metric_and_disagreement_is_said():
+    # by SSIM the pipeline wins, by MSE a median filter: as on the MRI's black background
+    long = pd.DataFrame([
+        {"noise": "gaussian", "parameters": "p", "method": NOISY, "images": 4, "ssim_mean": 0.2, "mse_mean": 0.010, "psnr_mean": 20.0},
+        {"noise": "gaussian", "parameters": "p", "method": PIPELINE, "images": 4, "ssim_mean": 0.9, "mse_mean": 0.008, "psnr_mean": 21.0},
+        {"noise": "gaussian", "parameters": "p", "method": "median 3x3", "images": 4, "ssim_mean": 0.5, "mse_mean": 0.004, "psnr_mean": 24.0},
+        {"noise": "gaussian", "parameters": "p", "method": "BM3D (2 images)", "images": 2, "ssim_mean": 0.99, "mse_mean": 0.001, "psnr_mean": 30.0},
+    ])
+    best = best_methods(long).set_index("metric")["best_method"]
+    assert best.to_dict() == {"ssim": PIPELINE, "mse": "median 3x3", "psnr": "median 3x3"}  # BM3D ran on a subset only
+    line = findings(table6({"test": long}), long, "test")[0]
+    assert "the metrics disagree" in line and "lowers MSE" in line
 
 
 def test_sweep_strengths_span_each_range():
@@ -65,7 +80,7 @@ def test_reconstruction_table_and_findings(rng):
     test = table.set_index("images").loc["test"]
     assert test["ssim"] == pytest.approx(1.0) and test["mse"] == 0 and test["count"] == 3
     lines = reconstruction_findings(table, 0.9528)
-    assert "meets the paper's 0.9528" in lines[0]
+    assert "the paper reports SSIM 0.9528 on other images" in lines[0] and "meets" not in lines[0]
     assert any(line.startswith("Neighbours of training slices") and "-0." in line for line in lines)
     assert any(line.startswith("other heads (OOD)") for line in lines)
 
@@ -119,7 +134,8 @@ def test_manifest_fills_data_parameters_and_refuses_contradictions():
 
 def test_ad_hoc_runs_write_to_scratch():
     assert output_folder("default", "main", publish=True).parts[-1] == "default"
-    assert output_folder("default", "seed-1", publish=True).parts[-2:] == ("default", "seed-1")
+    assert output_folder("default", "main", publish=True, seed=1).parts[-2:] == ("default", "seed-1")
+    assert output_folder("default", "wide", publish=True, seed=0).parts[-3:] == ("default", "wide", "seed-0")
     assert output_folder("default", "main", publish=False).parts[-2:] == ("scratch", "default")
 
 
@@ -127,13 +143,21 @@ def test_training_by_hand_never_replaces_a_published_model(tmp_path, monkeypatch
     import aecrypt.config as config
 
     monkeypatch.setattr(config, "MODELS_DIR", tmp_path)
-    published, scratch = tmp_path / "default" / "main", tmp_path / "scratch" / "default" / "main"
+    published, scratch = tmp_path / "default" / "main" / "seed-0", tmp_path / "scratch" / "default" / "main" / "seed-0"
     assert model_folder("default", "main") == published
-    assert model_source("02_train_autoencoder", "default", "main", publish=True) == published
-    assert model_source("02_train_autoencoder", "default", "main", publish=False) == scratch
+    assert model_folder("default", "main", seed=2) == published.parent / "seed-2"
+    assert model_source("02_train_autoencoder", "default", "main", True, 0) == published
+    assert model_source("02_train_autoencoder", "default", "main", False, 0) == scratch
     # by hand, the other notebooks use the committed model until a hand-trained one exists
-    assert model_source("03_encrypt_decrypt", "default", "main", publish=False) == published
+    assert model_source("03_encrypt_decrypt", "default", "main", False, 0) == published
     scratch.mkdir(parents=True)
     (scratch / MANIFEST_FILE).write_text("{}")
-    assert model_source("03_encrypt_decrypt", "default", "main", publish=False) == scratch
-    assert model_source("03_encrypt_decrypt", "default", "main", publish=True) == published
+    assert model_source("03_encrypt_decrypt", "default", "main", False, 0) == scratch
+    assert model_source("03_encrypt_decrypt", "default", "main", True, 0) == published
+
+
+def test_a_model_from_before_split_seed_keeps_its_split():
+    # its manifest has no split_seed: its seed drew the split, so that seed is the split seed
+    manifest = {"data_parameters": {"dataset": "mni152", "seed": 2}}
+    assert manifest_data(manifest, {}, ["dataset", "split_seed"]) == {"dataset": "mni152", "split_seed": 2}
+    assert manifest_data({"data_parameters": {"split_seed": 1, "seed": 2}}, {}, ["split_seed"]) == {"split_seed": 1}

@@ -2,12 +2,17 @@
 
 import os
 import stat
+import subprocess
+import sys
+import threading
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from aecrypt.cli import parser
 from aecrypt.method.model import build_autoencoder, save_model
+from aecrypt.study.profiles import PROFILES
 from clirun import aecrypt, aecrypt_process
 
 
@@ -115,6 +120,29 @@ def test_help_reads_well():
     assert "--encoder" in aecrypt("encrypt", "--help").stdout
 
 
+def test_profile_choices_are_the_study_profiles():
+    for command in ("reproduce", "figures"):
+        for profile in PROFILES:
+            assert parser.build_parser().parse_args([command, "--profile", profile]).profile == profile
+        refused = aecrypt(command, "--profile", "nonesuch")
+        assert refused.returncode == 2 and all(repr(profile) in refused.stderr for profile in PROFILES)
+
+
+def test_python_m_aecrypt_cli_runs_the_command_line():
+    done = subprocess.run([sys.executable, "-m", "aecrypt.cli", "inspect", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "usage: aecrypt inspect" in done.stdout, done.stderr
+
+
+def test_the_in_process_runner_stops_waiting_at_its_timeout(monkeypatch):
+    release = threading.Event()
+    monkeypatch.setattr(parser, "cmd_keygen", lambda args: release.wait(60))  # a command that hangs until released
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            aecrypt("keygen", "never-written.key", timeout=0.5)
+    finally:
+        release.set()
+
+
 def test_reproduce_rejects_unknown_parameter():
     message = _one_line_error_multiline(aecrypt("reproduce", "--profile", "smoke", "-p", "epohcs", "3"))
     assert "unknown parameter(s) epohcs" in message
@@ -130,7 +158,8 @@ def test_the_committed_model_encrypts_a_brain_slice_with_no_model_named(workspac
     # A fresh clone can encrypt right away: no --encoder or --decoder means the committed
     # default model, and its loss is measured (a native-size MRI slice comes back below the
     # default --min-ssim, so it is refused, then accepted with --allow-lossy at its own size).
-    from aecrypt.data.datasets import mni152_slices, to_uint8
+    from aecrypt.data.sources import mni152_slices
+    from aecrypt.method.pixels import to_uint8
 
     slices, _, names, _ = mni152_slices()
     grey = to_uint8(slices[names.index("mni152/axial/120")][..., None])[..., 0]

@@ -26,7 +26,9 @@ from PIL import Image
 from skimage import data as skdata
 from skimage.transform import resize
 
-from aecrypt.method.cipher import MAGIC, encrypt_features, generate_key, read_header, save_key
+from aecrypt.method.header import MAGIC, read_header
+from aecrypt.method.keys import generate_key, save_key
+from aecrypt.method.payload import encrypt_features
 from aecrypt.method.metrics import ssim
 from aecrypt.method.model import build_autoencoder, save_model
 from clirun import aecrypt
@@ -329,6 +331,62 @@ def test_bad_input_is_one_line_and_changes_nothing(case, m, tmp_path):
     before = snapshot(tmp_path, m)
     assert_failed(aecrypt(*args, cwd=tmp_path), names)
     assert snapshot(tmp_path, m) == before  # no output, no temporary file, every input as it was
+
+
+# ------------------------------------------------------------- FIFOs are never read
+
+#: Seconds a refusal of a FIFO may take; reading one with no writer would block for ever.
+FIFO_TIMEOUT = 60
+
+
+def fifo_as_key_to_seal(case, m):
+    image(case / "scans" / "x.png")
+    return ["seal", "scans", "--key", "fifo", "-o", "sealed"], [("fifo", "key file", "not a regular file")]
+
+
+def fifo_as_key_to_encrypt(case, m):
+    image(case / "scans" / "x.png")
+    return ["encrypt", "scans", "--encoder", m / "encoder.keras", "--key", "fifo", "-o", "sealed"], [("fifo", "not a regular file")]
+
+
+def fifo_as_payload_to_inspect(case, m):
+    return ["inspect", "fifo"], [("fifo", "not an aecrypt payload", "not a regular file")]
+
+
+def fifo_as_payload_to_decrypt(case, m):
+    return decrypt(m, "fifo", "-o", "opened"), [("fifo", "not an aecrypt payload", "not a regular file")]
+
+
+def fifo_as_payload_to_unseal(case, m):
+    return unseal(m, "fifo", "-o", "opened"), [("fifo", "not an aecrypt payload", "not a regular file")]
+
+
+def fifo_as_file_to_seal(case, m):
+    return seal(m, "fifo", "-o", "sealed"), [("fifo", "cannot read this file", "not a regular file")]
+
+
+def fifo_as_manifest_beside_the_encoder(case, m):
+    image(case / "scans" / "x.png")
+    for name in ("encoder.keras", "decoder.keras"):
+        (case / name).write_bytes((m / name).read_bytes())
+    os.mkfifo(case / "manifest.json")
+    return ["encrypt", "scans", "--encoder", "encoder.keras", "--key", m / "study.key", "-o", "sealed"], []
+
+
+FIFOS = [fifo_as_key_to_seal, fifo_as_key_to_encrypt, fifo_as_payload_to_inspect, fifo_as_payload_to_decrypt,
+         fifo_as_payload_to_unseal, fifo_as_file_to_seal, fifo_as_manifest_beside_the_encoder]
+
+
+@pytest.mark.parametrize("case", FIFOS, ids=lambda case: case.__name__)
+def test_a_fifo_is_refused_in_one_line_without_being_read(case, m, tmp_path):
+    os.mkfifo(tmp_path / "fifo")  # no writer: a read would block for ever
+    args, names = case(tmp_path, m)
+    result = aecrypt(*args, cwd=tmp_path, timeout=FIFO_TIMEOUT)
+    if names:
+        assert_failed(result, names)
+        assert not any((tmp_path / out).exists() for out in ("sealed", "opened"))
+    else:  # a manifest that cannot be read says nothing about the model: encrypt goes on
+        assert result.returncode == 0 and result.stderr.startswith("aecrypt: warning: fidelity not measured"), result.stderr
 
 
 # ------------------------------------------------------------------ batches go on

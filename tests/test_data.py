@@ -4,7 +4,6 @@ import os
 import socket
 import stat
 import struct
-import warnings
 import zlib
 
 import numpy as np
@@ -12,22 +11,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from aecrypt.data.datasets import (
-    OOD_GROUPS,
-    ROLES,
-    load_ood_images,
-    slab_roles,
-    SkippedImagesWarning,
-    crop_fundus,
-    load_dataset,
-    IMAGE_SUFFIXES,
-    read_image,
-    retina_image,
-    write_image,
-    written_by_aecrypt,
-    stream_folder,
-    stratified_split,
-)
+from aecrypt.data.folders import SkippedImagesWarning
+from aecrypt.data.images import IMAGE_SUFFIXES, crop_fundus, read_image, write_image, written_by_aecrypt
+from aecrypt.data.loader import DATASETS, load_dataset
+from aecrypt.data.sources import OOD_GROUPS, load_ood_images, retina_image
+from aecrypt.data.splits import ROLES, slab_roles, stratified_split
 from aecrypt.errors import DatasetError, ImageReadError, ParameterError
 from aecrypt.files import TEMP_SUFFIX, atomic_file
 
@@ -236,6 +224,29 @@ def test_cache_is_reused_and_rebuilt_when_sources_change(tmp_path, rng):
     Image.fromarray(255 - image).save(target)
     rebuilt = load_dataset("folder", data_dir=root, image_size=16)
     assert not np.array_equal(rebuilt.x_test, first.x_test)
+    # each cache is one .npz and one .json, written through temporary files that are gone
+    names = sorted(p.name for p in config.PROCESSED_DIR.iterdir())
+    suffixes = [name.rsplit(".", 1)[-1] for name in names]
+    assert sorted(set(suffixes)) == ["json", "npz"] and suffixes.count("json") == suffixes.count("npz"), names
+    assert not any(TEMP_SUFFIX in name or name.startswith(".") for name in names), names
+
+
+def test_cache_reads_back_labels_names_and_roles_as_built(tmp_path, rng):
+    root = _folder(tmp_path, rng, corrupt=False)
+    built = load_dataset("folder", data_dir=root, image_size=16)
+    cached = load_dataset("folder", data_dir=root, image_size=16)
+    for images, labels, names in (("x_train", "y_train", "names_train"), ("x_val", "y_val", "names_val"), ("x_test", "y_test", "names_test")):
+        assert np.array_equal(getattr(cached, images), getattr(built, images)), images
+        assert getattr(cached, labels).tolist() == getattr(built, labels).tolist() and getattr(cached, names) == getattr(built, names)
+    assert cached.manifest == built.manifest
+
+
+def test_retina_is_not_a_training_set():
+    assert "retina" not in DATASETS
+    with pytest.raises(DatasetError, match="retina_image"):
+        load_dataset("retina")
+    with pytest.raises(DatasetError, match="mni152, folder"):
+        load_dataset("nonsense")
 
 
 def test_stratified_split_proportions():
@@ -272,19 +283,6 @@ def test_crop_fundus_drops_black_border():
     image = np.zeros((20, 30, 3), np.float32)
     image[5:15, 10:22] = 0.5
     assert crop_fundus(image).shape == (10, 12, 3)
-
-
-def test_stream_folder_yields_batches(tmp_path, rng):
-    root = _folder(tmp_path, rng, corrupt=False)
-    counts = {}
-    for subset in ("train", "validation", "test"):
-        batches = list(stream_folder(root, image_size=16, batch_size=4, subset=subset))
-        counts[subset] = sum(int(x.shape[0]) for x, _ in batches)
-    split = load_dataset("folder", data_dir=root, image_size=16, use_cache=False)
-    assert counts == {"train": len(split.x_train), "validation": len(split.x_val), "test": len(split.x_test)}
-    batches = list(stream_folder(root, image_size=16, batch_size=4))
-    assert batches[0][0].shape[1:] == (16, 16, 3)
-    assert np.array_equal(batches[0][0].numpy(), batches[0][1].numpy())
 
 
 def _planes_and_positions():
@@ -360,7 +358,8 @@ def test_ood_scans_install_with_the_package(monkeypatch):
 def test_held_out_images_are_neither_training_images_nor_beside_a_test_slab():
     # the attacker's fair share (notebook 06): never the owner's training slices, and no
     # nearer to a test slice than the owner's training slices are
-    from aecrypt.data.datasets import held_out_images, mni152_positions
+    from aecrypt.data.sources import mni152_positions
+    from aecrypt.data.splits import held_out_images
 
     split = load_dataset("mni152", image_size=16, split_seed=0, guard_mm=4.0, use_cache=False)
     images, names = held_out_images(split, 4.0)
@@ -378,7 +377,7 @@ def test_held_out_images_are_neither_training_images_nor_beside_a_test_slab():
 
 
 def test_held_out_images_of_a_folder_are_its_validation_images(tmp_path, rng):
-    from aecrypt.data.datasets import held_out_images
+    from aecrypt.data.splits import held_out_images
 
     split = load_dataset("folder", data_dir=_folder(tmp_path, rng, corrupt=False), image_size=8, use_cache=False)
     images, names = held_out_images(split, 4.0)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from aecrypt.method.metrics import global_ssim, image_quality, mse, psnr, ssim, summarize_quality
+from aecrypt.method.metrics import global_ssim, image_quality, mse, psnr, ssim, ssim_and_foreground, summarize_quality
 
 
 def test_identical_images(rng):
@@ -52,7 +52,18 @@ def test_global_ssim_is_equation_1_over_the_whole_image(rng):
 def test_batch_summary(rng):
     originals = rng.random((4, 16, 16, 3))
     table = image_quality(originals, originals * 0.9)
-    assert list(table.columns) == ["mse", "psnr", "ssim", "ssim_global"] and len(table) == 4
+    assert list(table.columns) == ["mse", "psnr", "ssim", "ssim_foreground", "ssim_global"] and len(table) == 4
     summary = summarize_quality(table)
     assert summary["mse_mean"] == pytest.approx(table["mse"].mean())
     assert summary["ssim_std"] >= 0
+
+
+def test_foreground_ssim_looks_inside_the_body_only(rng):
+    # a bright square (the body) on black; haze on the background alone leaves the body's SSIM at 1
+    image = np.zeros((32, 32, 1))
+    image[8:24, 8:24] = 0.5 + 0.4 * rng.random((16, 16, 1))
+    hazy = image.copy()
+    hazy[image < 0.05] = 0.04 * rng.random(int((image < 0.05).sum()))
+    whole, body = ssim_and_foreground(image, hazy)
+    assert body == pytest.approx(1.0, abs=0.02) and whole < 0.9
+    assert np.isnan(ssim_and_foreground(np.zeros((16, 16, 1)), np.zeros((16, 16, 1)))[1])  # no body: not measured

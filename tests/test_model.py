@@ -1,9 +1,15 @@
 """The autoencoder matches Table 2, its halves compose, and model files round-trip."""
 
+import json
+import time
+import zipfile
+
 import numpy as np
 import pytest
 
-from aecrypt.errors import ModelFileError
+import keras
+
+from aecrypt.errors import ModelFileError, ParameterError
 from aecrypt.method.model import build_autoencoder, compile_autoencoder, load_model, save_model
 
 # Table 2 of the paper, layer by layer: (our layer name, output shape without batch axis).
@@ -95,6 +101,26 @@ def test_save_and_load_halves_separately(tiny_models, tmp_path, rng):
     np.testing.assert_array_equal(dec(enc(x)).numpy(), decoder(encoder(x)).numpy())
 
 
+def test_saving_unchanged_weights_gives_the_same_bytes(tiny_models, tmp_path, rng):
+    """Issue 32: a re-run that re-saves a model must leave its file as it was (zip dates, the
+    save date in metadata.json); the file still loads, in aecrypt and in plain Keras."""
+    import keras
+
+    _, encoder, _ = tiny_models
+    first = save_model(encoder, tmp_path / "first.keras")
+    original = first.read_bytes()
+    time.sleep(2.1)  # past the zip dates' two-second resolution and the save date's one
+    again = save_model(encoder, tmp_path / "again.keras")
+    resaved = save_model(load_model(first, "encoder"), tmp_path / "resaved.keras")
+    assert again.read_bytes() == original and resaved.read_bytes() == original
+    assert save_model(encoder, first).read_bytes() == original  # over an existing file
+    with zipfile.ZipFile(resaved) as archive:
+        assert "date_saved" not in json.loads(archive.read("metadata.json"))
+    x = rng.random((1, 16, 16, 3), dtype=np.float32)
+    np.testing.assert_array_equal(keras.saving.load_model(resaved, compile=False)(x).numpy(), encoder(x).numpy())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.keras", "first.keras", "resaved.keras"]  # no temporary file left
+
+
 def test_loading_the_wrong_half_is_refused(tiny_models, tmp_path):
     _, encoder, _ = tiny_models
     save_model(encoder, tmp_path / "encoder.keras")
@@ -170,3 +196,21 @@ def test_unknown_precision_is_rejected():
     from aecrypt.method.model import resolve_precision
 
     assert resolve_precision("auto") in ("float32", "mixed_bfloat16")
+
+
+def test_the_deployed_variant_drops_the_display_layer():
+    # Section 4: the Dense(3) layer is there to show the features as an image; "in real-life
+    # applications, this last layer will not be applied". Without it the encoder sends its
+    # third Conv2D's map: 112x112x32 float32 at 224 px, 1,605,632 bytes.
+    from aecrypt.method.model import DEPLOYED_BOTTLENECK
+
+    _, encoder, decoder = build_autoencoder(image_size=224, channels=3, bottleneck=DEPLOYED_BOTTLENECK)
+    assert encoder.output_shape == (None, 112, 112, 32) and decoder.input_shape == (None, 112, 112, 32)
+    assert 112 * 112 * 32 * 4 == 1_605_632
+    assert not [layer for layer in encoder.layers + decoder.layers if isinstance(layer, keras.layers.Dense)]
+    small, enc, dec = build_autoencoder(image_size=16, channels=1, bottleneck=DEPLOYED_BOTTLENECK)
+    features = enc.predict(np.zeros((2, 16, 16, 1), np.float32), verbose=0)
+    assert features.dtype == np.float32 and features.shape == (2, 8, 8, 32)
+    assert dec.predict(features, verbose=0).shape == (2, 16, 16, 1)
+    with pytest.raises(ParameterError, match="bottleneck must be 0"):
+        build_autoencoder(image_size=16, bottleneck=-1)

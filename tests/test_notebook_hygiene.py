@@ -6,7 +6,7 @@ import re
 import nbformat
 import pytest
 
-from aecrypt.study.notebooks import hygiene_problems, notebook_paths, strip_outputs
+from aecrypt.study.notebooks import PROSE_NUMBERS_ALLOWED, hygiene_problems, notebook_paths, prose_result_numbers, strip_outputs
 
 
 @pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.name)
@@ -155,3 +155,19 @@ def test_teaching_check_fails_without_objectives_or_exercises(tmp_path):
     path = _teaching_notebook(tmp_path, ["Set `seed = 1`.", "Just look at it."], objectives=1)
     problems = teaching_problems(path)
     assert any("objectives" in p for p in problems) and any("exercise 2 names no parameter" in p for p in problems)
+
+
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.name)
+def test_no_measured_number_is_typed_into_a_notebooks_prose(path):
+    # A result stated in markdown goes stale when the run changes: print it from the tables.
+    nb = nbformat.read(path, as_version=4)
+    typed = {index: prose_result_numbers(cell.source) for index, cell in enumerate(nb.cells) if cell.cell_type == "markdown"}
+    assert {index: numbers for index, numbers in typed.items() if numbers} == {}
+
+
+def test_the_prose_number_check_fails_on_a_typed_result():
+    assert prose_result_numbers("The attacker reached SSIM 0.856, and training took 5.6 min (20 % faster).") == [
+        "0.856", "5.6 min", "20 %"]
+    # the paper's numbers, section numbers, sizes and code are not results of this run
+    assert prose_result_numbers("The paper's SSIM 0.9528 (Section 3.4) on 224×224×3 images; `-p epochs 4`.") == []
+    assert all(reason for reason in PROSE_NUMBERS_ALLOWED.values())

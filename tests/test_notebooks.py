@@ -46,6 +46,11 @@ def results_of(root: Path, profile: str = "smoke") -> Path:
     return root / "aecrypt_results_dir" / profile
 
 
+def executed_copy(out: Path, path: Path) -> Path:
+    """Where a notebook's executed copy lies in a one-seed run: 01 in the run's folder, the rest in seed-0/."""
+    return (out if path.name.startswith("01_") else out / "seed-0") / "executed" / path.name
+
+
 @pytest.fixture(scope="module")
 def smoke_study(tmp_path_factory):
     """The whole study at smoke size, run once for the tests of this module, as a user runs
@@ -59,32 +64,34 @@ def smoke_study(tmp_path_factory):
 
 
 def _tables(folder: Path, names: set[str] | None = None) -> dict[str, pd.DataFrame]:
-    """Every CSV table of a run folder, timing columns dropped."""
+    """Every CSV table of a run folder and its seed folders (by relative path), timing columns dropped."""
     tables = {}
-    for path in sorted(folder.glob("*.csv")):
+    for path in sorted(folder.rglob("*.csv")):
         if names is None or path.stem in names:
             frame = pd.read_csv(path, dtype=str, keep_default_na=False)  # compare the text as written
-            tables[path.stem] = frame[[c for c in frame.columns if not is_timing_column(c)]]
+            tables[str(path.relative_to(folder).with_suffix(""))] = frame[[c for c in frame.columns if not is_timing_column(c)]]
     return tables
 
 
 @pytest.mark.notebooks
 def test_smoke_study_runs_every_notebook(smoke_study):
     root, _ = smoke_study
-    out = results_of(root)
-    assert list(json.loads((out / "runs" / "study.json").read_text())["seconds"]) == [p.stem for p in notebook_paths()]
+    top = results_of(root)
+    out = top / "seed-0"  # the one training seed's outputs; the data's (notebook 01) in the run's folder
+    assert list(json.loads((top / "runs" / "study.json").read_text())["seconds"]) == [
+        p.stem if p.name.startswith("01_") else f"{p.stem} (seed 0)" for p in notebook_paths()]
     for path in notebook_paths():
-        assert (out / "executed" / path.name).exists(), path.name
-    report = (out / "REPORT.md").read_text()
+        assert executed_copy(top, path).exists(), path.name
+    report = (top / "REPORT.md").read_text()
     assert "table_reconstruction" in report and "fig5_training_loss.png" in report
     assert "only check the plumbing" in report  # the smoke banner
     assert "epochs ran" in report
-    for stem in ("fig5_training_loss", "fig_reconstructions", "fig_dataset_samples", "fig_leakage"):
-        assert (out / f"{stem}.png").exists() and (out / f"{stem}.pdf").exists()
-    for stem in ("table_reconstruction", "table_dataset", "table_leakage_by_gap", "table_training"):
+    for folder, stem in ((out, "fig5_training_loss"), (out, "fig_reconstructions"), (top, "fig_dataset_samples"), (top, "fig_leakage")):
+        assert (folder / f"{stem}.png").exists() and (folder / f"{stem}.pdf").exists()
+    for folder, stem in ((out, "table_reconstruction"), (top, "table_dataset"), (top, "table_leakage_by_gap"), (out, "table_training")):
         for suffix in ("csv", "md", "tex"):
-            assert (out / f"{stem}.{suffix}").exists()
-    models = root / "aecrypt_models_dir" / "smoke" / "main"
+            assert (folder / f"{stem}.{suffix}").exists()
+    models = root / "aecrypt_models_dir" / "smoke" / "main" / "seed-0"
     assert (models / "encoder.keras").exists() and (models / "manifest.json").exists()
     recon = pd.read_csv(out / "table_reconstruction.csv")
     assert {"test", "training", "other heads (OOD)", "other body parts (OOD)"} <= set(recon["images"])
@@ -128,13 +135,13 @@ def test_executed_copies_are_clean_enough_to_commit(smoke_study):
 
     root, _ = smoke_study
     for path in notebook_paths():
-        nb = nbformat.read(results_of(root) / "executed" / path.name, as_version=4)
+        nb = nbformat.read(executed_copy(results_of(root), path), as_version=4)
         outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
         assert not [o for o in outputs if o.get("name") == "stderr"], path.name
         text = json.dumps(outputs)
         assert "\\u001b[" not in text and "PosixPath(" not in text, path.name
         assert any("image/png" in o.get("data", {}) for o in outputs) or path.stem == "04_timing", path.name
-    assert (results_of(root) / "executed" / "02_train_autoencoder.stderr.log").is_file()
+    assert (results_of(root) / "seed-0" / "executed" / "02_train_autoencoder.stderr.log").is_file()
 
 
 @pytest.mark.notebooks
@@ -210,7 +217,7 @@ def test_readme_folder_example_uses_one_split_in_every_notebook(tmp_path, rng):
     folder = _fundus_folder(tmp_path / "photos", rng)
     with study_dirs(tmp_path / "study"):
         run_study("smoke", only=["02", "03"], overrides={"dataset": "folder", "data_dir": str(folder), "per_class": 5, "fundus_crop": True})
-    runs = results_of(tmp_path / "study") / "runs"
+    runs = results_of(tmp_path / "study") / "seed-0" / "runs"
     trained, tested = (json.loads((runs / f"{name}.json").read_text()) for name in ("02_train_autoencoder", "03_encrypt_decrypt"))
     assert trained["data"]["test_hash"] == tested["data"]["test_hash"]
     assert trained["data"]["train_hash"] == tested["data"]["train_hash"]
@@ -241,7 +248,7 @@ def test_empty_or_unknown_selections_are_rejected(only):
 def test_seeds_must_be_distinct_and_alone():
     with pytest.raises(ParameterError, match="distinct"):
         run_study("smoke", seeds=[1, 1])
-    with pytest.raises(ParameterError, match="--seeds alone"):
+    with pytest.raises(ParameterError, match="with --seeds"):
         run_study("smoke", seeds=[0, 1], overrides={"seed": 3})
 
 
@@ -265,7 +272,7 @@ def test_papermill_sees_every_parameter(path):
 
 
 def test_defaults_in_parameters_cells_are_the_package_constants():
-    from aecrypt.data.datasets import DEFAULT_GUARD_MM, DEFAULT_TEST_FRACTION, DEFAULT_VALIDATION_FRACTION
+    from aecrypt.data.splits import DEFAULT_GUARD_MM, DEFAULT_TEST_FRACTION, DEFAULT_VALIDATION_FRACTION
 
     for name in ("01_data_prep", "02_train_autoencoder"):
         params = notebook_parameters(config.NOTEBOOKS_DIR / f"{name}.ipynb")
@@ -287,8 +294,10 @@ def test_one_name_one_meaning():
 
 def test_profiles_fix_the_work_not_the_time():
     declared = set().union(*(notebook_parameters(p) for p in notebook_paths()))
+    from aecrypt.study.profiles import RUNNER_KEYS
+
     for name, profile in PROFILES.items():
-        assert set(profile) <= declared, name
+        assert set(profile) - set(RUNNER_KEYS) <= declared, name
         assert "time_budget_minutes" not in profile and profile["precision"] == "float32"
 
 

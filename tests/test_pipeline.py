@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from aecrypt.method.cipher import generate_key
+from aecrypt.method.keys import generate_key
 from aecrypt.errors import ModelFileError, WrongKeyOrTamperedError
 from aecrypt.method.model import build_autoencoder
 from aecrypt.method.pipeline import decode, encode, receive, send
@@ -49,7 +49,7 @@ def test_encoder_given_the_wrong_image_size(tiny_models, rng):
 
 
 def test_round_trip_matches_autoencoder_for_every_scheme(tiny_models, rng, key):
-    from aecrypt.method.cipher import SCHEMES
+    from aecrypt.method.schemes import SCHEMES
     from aecrypt.method.pipeline import round_trip
 
     autoencoder, encoder, decoder = tiny_models

@@ -27,7 +27,7 @@ def _run(folder, seed, ssim):
 
 
 def test_seed_spread_gives_mean_and_sd_per_row(tmp_path):
-    _run(tmp_path, 0, 0.90)
+    _run(tmp_path / "seed-0", 0, 0.90)
     _run(tmp_path / "seed-1", 1, 0.92)
     _run(tmp_path / "seed-2", 2, 0.94)
     (tmp_path / "seed-x").mkdir()  # not a seed folder
@@ -41,7 +41,8 @@ def test_seed_spread_gives_mean_and_sd_per_row(tmp_path):
 
 
 def test_one_seed_gives_no_spread(tmp_path):
-    _run(tmp_path, 0, 0.9)
+    _run(tmp_path / "seed-0", 0, 0.9)
+    _run(tmp_path, 5, 0.8)  # the run's own folder holds no seed's model
     assert seed_spread(seed_folders(tmp_path), "table_reconstruction", ("images",), ("ssim",)) is None
     assert write_seed_tables(tmp_path) == []
 

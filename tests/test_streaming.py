@@ -8,7 +8,8 @@ from PIL import Image
 
 from aecrypt import config
 from aecrypt.data import shards
-from aecrypt.data.datasets import SkippedImagesWarning, load_dataset
+from aecrypt.data.folders import SkippedImagesWarning
+from aecrypt.data.loader import load_dataset
 from aecrypt.errors import ParameterError
 
 #: 16x16x3 float32 images take 3 KiB: a 0.05 MiB bound holds 17 of them, fewer than the folder's

@@ -10,7 +10,7 @@ from aecrypt.experiments import aes_timing, compression, pipeline_timing, timing
 from aecrypt.experiments.aes_timing import aes_table, openssl_gcm_table
 from aecrypt.experiments.compression import codec_table
 from aecrypt.experiments.timing import time_call, time_interleaved
-from aecrypt.method.cipher import SCHEMES
+from aecrypt.method.schemes import SCHEMES
 from aecrypt.paper import PAPER_TABLE3
 
 

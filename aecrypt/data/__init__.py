@@ -1,2 +1,3 @@
-"""The data: reading and writing images, the embedded and other people's scans, folders and
-labels, splits, the cached loader and its on-disk shards. Imports the method and the core."""
+"""The data: single image files (``images``), where the study's images come from
+(``sources``), image folders and their labels (``folders``), splits (``splits``), the
+cached loader (``loader``) and its on-disk shards (``shards``). Imports the method and the core."""

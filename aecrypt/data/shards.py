@@ -16,27 +16,25 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+
+from aecrypt.errors import ParameterError
+from aecrypt.method.streaming import batch_dataset
 
 #: Processed images may take this many MiB in memory; a larger set is streamed from shards.
 #: 4 GiB holds about 7,000 images of 224x224x3 (float32), or the whole study at 96x96.
 DEFAULT_MEMORY_LIMIT_MB = 4096.0
 #: Largest shard, in MiB; a small memory bound gets shards of an eighth of it.
 SHARD_MB = 64.0
-#: Batches that tf.data reads ahead of the training step.
-PREFETCH_BATCHES = 2
 SHARD_PATTERN = "x-{:05d}.npy"
 MANIFEST = "manifest.json"
 
 
 def check_memory_limit(memory_limit_mb) -> float:
     """The memory bound as a float, or a ParameterError saying what a valid one is."""
-    from aecrypt.errors import ParameterError
-
     if isinstance(memory_limit_mb, bool) or not isinstance(memory_limit_mb, (int, float)) or not memory_limit_mb > 0:
         raise ParameterError(f"memory_limit_mb must be a positive number of MiB (default {DEFAULT_MEMORY_LIMIT_MB:g}), not {memory_limit_mb!r}")
     return float(memory_limit_mb)
@@ -81,9 +79,11 @@ class ShardedImages:
 
     ``x[i]``, ``x[a:b]`` and ``x[indices]`` return NumPy arrays; ``np.asarray(x)`` reads
     every image (only for sets that fit in memory); ``x.subset(indices)`` is another view.
+    The method knows it by ``on_disk`` (``aecrypt.method.streaming.ImagesOnDisk``).
     """
 
     dtype = np.dtype(np.float32)
+    on_disk = True  # read a batch at a time by training and the pipeline, never whole
 
     def __init__(self, store: _Store, index: np.ndarray):
         self._store = store
@@ -136,36 +136,6 @@ class ShardedImages:
         positions = self.index[order]
         return batch_dataset(len(positions), batch_size, lambda start, stop: self._store.read(positions[start:stop]),
                              (self._store.image_shape,))
-
-
-def batch_dataset(count: int, batch_size: int, read: Callable[[int, int], Any], shapes: tuple[tuple[int, ...], ...]):
-    """A ``tf.data.Dataset`` of float32 batches ``read(start, stop)`` over ``count`` items, in
-    order, read ahead by ``PREFETCH_BATCHES``. ``read`` returns one array, or a tuple of as
-    many arrays as ``shapes`` (each item's shape).
-
-    Built on ``tf.numpy_function``, not ``Dataset.from_generator``: the latter sets glibc's
-    M_TRIM_THRESHOLD to 128 KiB for the whole process, so every step's large buffers go back
-    to the kernel and are faulted in again. Its reader runs on one private thread without
-    autotuning: tf.data's default pool fought training for the two cores, and about one
-    epoch in three ran at 0.6 of in-memory speed (``benchmarks/bench.py --part scale``)."""
-    import tensorflow as tf
-
-    def batch(start):
-        start = int(start)
-        out = read(start, min(start + batch_size, count))
-        return tuple(np.asarray(x, np.float32) for x in out) if len(shapes) > 1 else np.asarray(out, np.float32)
-
-    def load(start):
-        out = tf.numpy_function(batch, [start], [tf.float32] * len(shapes), stateful=True)
-        out = [tf.ensure_shape(x, (None, *shape)) for x, shape in zip(out, shapes)]
-        return tuple(out) if len(shapes) > 1 else out[0]
-
-    options = tf.data.Options()
-    options.threading.private_threadpool_size = 1  # one reader thread: the two cores stay with training
-    options.threading.max_intra_op_parallelism = 1
-    options.autotune.enabled = False
-    starts = tf.data.Dataset.range(0, count, batch_size)
-    return starts.map(load).prefetch(PREFETCH_BATCHES).with_options(options)
 
 
 def write_shards(images: Iterable[np.ndarray], folder: Path, per_shard: int) -> list[int]:

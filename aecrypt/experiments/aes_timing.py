@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from aecrypt.experiments.timing import time_call, time_interleaved
-from aecrypt.method.cipher import decrypt_features, encrypt_image, quantize_uint8
+from aecrypt.method.payload import decrypt_features, encrypt_image
+from aecrypt.method.quantise import quantize_uint8
 
 MEGABYTE = 1e6
 #: The two AES implementations timed: pycryptodome (every scheme) and OpenSSL (GCM only).

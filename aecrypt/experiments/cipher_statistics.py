@@ -10,7 +10,8 @@ import pandas as pd
 from scipy import stats
 
 from aecrypt.errors import ParameterError
-from aecrypt.method.cipher import PAPER_SCHEMES, ciphertext_bytes, encrypt_features, encrypt_image
+from aecrypt.method.payload import ciphertext_bytes, encrypt_features, encrypt_image
+from aecrypt.method.schemes import PAPER_SCHEMES
 from aecrypt.method.pixels import to_uint8
 
 #: Byte values, and what uniform random bytes give (Wu, Noonan & Agaian, "NPCR and UACI

@@ -14,7 +14,7 @@ from PIL import Image
 
 from aecrypt.experiments.aes_timing import FEATURE_DTYPES_TIMED
 from aecrypt.experiments.timing import time_call
-from aecrypt.method.cipher import decrypt_features, encrypt_features
+from aecrypt.method.payload import decrypt_features, encrypt_features
 from aecrypt.method.metrics import psnr, ssim
 from aecrypt.method.pixels import to_uint8
 

@@ -14,7 +14,7 @@ from scipy import stats
 
 from aecrypt.errors import ParameterError
 from aecrypt.experiments.cipher_statistics import GRAY_LEVELS, as_bytes
-from aecrypt.method.cipher import ciphertext_bytes, encrypt_features
+from aecrypt.method.payload import ciphertext_bytes, encrypt_features
 
 IDEAL_NPCR = 99.6094
 IDEAL_UACI = 33.4635

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from aecrypt.errors import WrongKeyOrTamperedError
-from aecrypt.method.cipher import ciphertext_bytes, decrypt_features, encrypt_features, read_header
+from aecrypt.method.header import read_header
+from aecrypt.method.payload import ciphertext_bytes, decrypt_features, encrypt_features
 from aecrypt.method.metrics import psnr, ssim
 from aecrypt.method.pixels import stretch
 

@@ -119,7 +119,7 @@ def guard_sweep(
     split (test and training counts, nearest-training SSIM summary) and each split's
     per-test-image SSIM, for the histogram.
     """
-    from aecrypt.data.datasets import random_roles, slab_roles
+    from aecrypt.data.splits import random_roles, slab_roles
 
     labels = np.asarray(planes, str)
     splits = {"random (old)": random_roles(labels, test_fraction, validation_fraction, np.random.default_rng(seed))}
@@ -143,7 +143,8 @@ def _guard_of(name: str) -> float:
 def mni152_guard_sweep(test_fraction: float, validation_fraction: float, seed: int, guard_mm: float) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """``guard_sweep`` over every MNI152 slice (thumbnails of the raw slices), with the run's
     own guard among the gaps; its row is marked in the ``this_run`` column."""
-    from aecrypt.data.datasets import mni152_slices, prepare_image
+    from aecrypt.data.images import prepare_image
+    from aecrypt.data.sources import mni152_slices
 
     raw, planes, _, positions = mni152_slices()
     images = np.stack([prepare_image(slice_, THUMBNAIL_SIZE, 1)[..., 0] for slice_ in raw]).astype(np.float64)

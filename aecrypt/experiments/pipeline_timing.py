@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from aecrypt.experiments.timing import time_call
-from aecrypt.method.cipher import decrypt_features, encrypt_features, encrypt_image
+from aecrypt.method.payload import decrypt_features, encrypt_features, encrypt_image
 from aecrypt.method.pixels import to_uint8
 
 #: Steps of the sender and receiver that ``step_times`` measures, one image at a time.

@@ -150,7 +150,7 @@ def noisy_stream(images, seed: int, batch_size: int, shuffle: bool):
     drawn batch by batch as a ``tf.data.Dataset``: never the whole set, nor a noisy copy, in
     memory. The training set gets a fresh shuffle and fresh noise each epoch (the in-memory
     path draws its noise once); validation gets the same draws every time."""
-    from aecrypt.data.shards import batch_dataset
+    from aecrypt.method.streaming import batch_dataset
 
     passes = {"count": -1, "order": None}
 
@@ -250,6 +250,11 @@ def strength_sweep(
     return pd.concat(frames, ignore_index=True)
 
 
+#: Table 6's columns (``<name>_noisy``, ``<name>_pipeline``) and the long table's metric each
+#: comes from: the paper's SSIM and MSE, then PSNR, SSIM inside the body and global SSIM (Eq. 1).
+TABLE6_METRICS = {"ssim": "ssim", "mse": "mse", "psnr": "psnr", "foreground_ssim": "ssim_foreground", "global_ssim": "ssim_global"}
+#: For each metric of the long tables, whether a larger value is better.
+HIGHER_IS_BETTER = {"ssim": True, "mse": False, "psnr": True, "ssim_foreground": True}
 PIPELINE, NOISY = "autoencoder pipeline", "noisy input"
 
 
@@ -261,15 +266,13 @@ def table6(long_by_data: dict[str, pd.DataFrame]) -> pd.DataFrame:
     frames = []
     for data, long in long_by_data.items():
         kinds = [k for k in NOISE_KINDS if k in set(long["noise"])]
-        values = ["ssim_mean", "mse_mean", "images"] + (["ssim_global_mean"] if "ssim_global_mean" in long else [])
-        wide = long.pivot(index="noise", columns="method", values=values).reindex(kinds)
+        columns = {prefix: f"{metric}_mean" for prefix, metric in TABLE6_METRICS.items() if f"{metric}_mean" in long}
+        wide = long.pivot(index="noise", columns="method", values=[*columns.values(), "images"]).reindex(kinds)
         parameters = long.groupby("noise")["parameters"].first().reindex(kinds)
         frames.append(pd.DataFrame({
             "data": data, "noise": kinds, "parameters": parameters.values, "images": wide[("images", PIPELINE)].astype(int).values,
-            "ssim_noisy": wide[("ssim_mean", NOISY)].values, "ssim_pipeline": wide[("ssim_mean", PIPELINE)].values,
-            "mse_noisy": wide[("mse_mean", NOISY)].values, "mse_pipeline": wide[("mse_mean", PIPELINE)].values,
-            **({"global_ssim_noisy": wide[("ssim_global_mean", NOISY)].values,
-                "global_ssim_pipeline": wide[("ssim_global_mean", PIPELINE)].values} if "ssim_global_mean" in long else {}),
+            **{f"{prefix}_{side}": wide[(column, method)].values for prefix, column in columns.items()
+               for side, method in (("noisy", NOISY), ("pipeline", PIPELINE))},
         }))
     paper = PAPER_TABLE6.add_prefix("paper_").rename(columns={"paper_noise": "noise"})
     return pd.concat(frames, ignore_index=True).merge(paper, on="noise", how="left")
@@ -303,10 +306,28 @@ def matched_table6(long: pd.DataFrame, calibration: pd.DataFrame, data: str) -> 
     return table[["data", "noise", *(c for c in table.columns if c not in ("data", "noise"))]]
 
 
+def best_methods(long: pd.DataFrame) -> pd.DataFrame:
+    """The best method per noise kind under each metric (``HIGHER_IS_BETTER``), the noisy input
+    among them, over the methods measured on every image of the set (a subset-only method such as BM3D on a
+    few images is compared where it ran on them all)."""
+    rows = []
+    full = long[long["images"] == long.groupby("noise")["images"].transform("max")]
+    for kind, group in full.groupby("noise", sort=False):  # the noisy input too: no method may help
+        for metric, higher in HIGHER_IS_BETTER.items():
+            column = f"{metric}_mean"
+            if column not in group or group[column].isna().all():
+                continue
+            best = group.loc[group[column].idxmax() if higher else group[column].idxmin()]
+            rows.append({"noise": kind, "metric": metric, "best_method": best["method"], "value": best[column]})
+    return pd.DataFrame(rows, columns=["noise", "metric", "best_method", "value"])
+
+
 def findings(table: pd.DataFrame, long: pd.DataFrame, data: str) -> list[str]:
-    """One line per noise kind for one image set: does the pipeline raise SSIM over the
-    noisy input, which method does best, and what the paper reported."""
+    """One line per noise kind for one image set: does the pipeline improve the noisy input by
+    SSIM and by MSE, which method does best under each metric (and whether they disagree),
+    and what the paper reported."""
     rows = table[table["data"] == data].set_index("noise")
+    best = best_methods(long)
     lines = []
     for kind in rows.index.drop("none", errors="ignore"):
         row = rows.loc[kind]
@@ -314,10 +335,14 @@ def findings(table: pd.DataFrame, long: pd.DataFrame, data: str) -> list[str]:
             lines.append(f"{data}, {kind}: not measured ({row.get('calibration', 'no images')})")
             continue
         gain = row["ssim_pipeline"] - row["ssim_noisy"]
-        best = long[long["noise"] == kind].sort_values("ssim_mean", ascending=False).iloc[0]
+        mse_word = "lowers" if row["mse_pipeline"] < row["mse_noisy"] else "RAISES"
+        winners = best[best["noise"] == kind].set_index("metric")["best_method"]
+        agree = "all metrics agree" if winners.nunique() == 1 else "the metrics disagree"
         lines.append(f"{data}, {kind}: SSIM noisy {row['ssim_noisy']:.3f} -> pipeline {row['ssim_pipeline']:.3f} "
-                     f"({'better' if gain > 0 else 'worse'} by {abs(gain):.3f}); best method: {best['method']} "
-                     f"({best['ssim_mean']:.3f}); paper: {row['paper_ssim_noisy']} -> {row['paper_ssim_pipeline']}")
+                     f"({'better' if gain > 0 else 'worse'} by {abs(gain):.3f}); the pipeline {mse_word} MSE "
+                     f"({row['mse_noisy']:.5f} -> {row['mse_pipeline']:.5f}); best by "
+                     + ", ".join(f"{metric}: {method}" for metric, method in winners.items())
+                     + f" ({agree}); paper: SSIM {row['paper_ssim_noisy']} -> {row['paper_ssim_pipeline']}")
     return lines
 
 

@@ -7,7 +7,8 @@ and are saved and loaded separately in the ``.keras`` format.
 
 from __future__ import annotations
 
-import os
+import json
+import zipfile
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +16,7 @@ import keras
 from keras import layers
 
 from aecrypt.errors import ModelFileError, ParameterError
+from aecrypt.files import atomic_path
 from aecrypt.paper import PAPER_IMAGE_SIZE
 
 #: Section 4: mean squared error loss (and the 'adamax' optimiser, in training.py).
@@ -25,6 +27,12 @@ DEFAULT_LEARNING_RATE = 0.001
 ENCODER_NAME = "aecrypt_encoder"
 DECODER_NAME = "aecrypt_decoder"
 AUTOENCODER_NAME = "aecrypt_autoencoder"
+
+#: ``bottleneck`` value for the deployed variant: no Dense display layer. Section 4: "we
+#: intentionally add dense layer (3) to the autoencoder so that we can present it to the
+#: reader as an image, but in real-life applications, this last layer will not be
+#: applied." The encoder then ends at its third Conv2D (32 channels).
+DEPLOYED_BOTTLENECK = 0
 
 #: Channels of the images aecrypt reads and writes: grey or colour.
 IMAGE_CHANNELS = (1, 3)
@@ -39,6 +47,15 @@ DEFAULT_PRECISION = "float32"
 #: 1.6x faster training, test SSIM within 0.002 of float32), float32 elsewhere.
 AUTO_PRECISION = "auto"
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+#: A saved .keras file is a zip; every entry gets this date (the earliest a zip can hold) and
+#: these Unix permissions, so re-saving unchanged weights gives the same bytes.
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+ZIP_ENTRY_MODE = 0o644
+ZIP_UNIX = 3  # the zip "made by" system, fixed: Python records the platform it runs on
+#: The zip entry in which Keras records its version and the time of saving; the time is dropped.
+KERAS_METADATA = "metadata.json"
+SAVE_DATE_KEY = "date_saved"
 
 
 def native_bfloat16() -> bool:
@@ -86,13 +103,17 @@ def build_autoencoder(
     follows the table; ``"prose"`` follows the text.
 
     Options the study needs: ``bottleneck`` is the width of the Dense layer (3 so the
-    features can be drawn as an image; the paper notes a real system would drop it),
+    features can be drawn as an image; the paper notes a real system would drop it:
+    ``DEPLOYED_BOTTLENECK`` (0) builds that deployed variant, whose encoder sends its third
+    Conv2D's map, 32 channels, and whose decoder starts from it),
     ``pooling_stages`` adds max-pool/upsample pairs (the paper discusses a second
     max-pool), and ``channels`` is 1 for grayscale input. ``precision`` is one of
     ``PRECISIONS`` or ``"auto"``; the feature map and the output are float32 in all.
     """
     if image_size % (2**pooling_stages):
         raise ParameterError(f"image_size {image_size} must be divisible by 2**pooling_stages ({2**pooling_stages})")
+    if bottleneck < 0:
+        raise ParameterError(f"bottleneck must be 0 (no Dense layer: the deployed variant) or a width of at least 1, not {bottleneck}")
     if upsample_position not in ("table2", "prose"):
         raise ParameterError(f"upsample_position must be 'table2' or 'prose', not {upsample_position!r}")
     precision = resolve_precision(precision)
@@ -107,12 +128,17 @@ def build_autoencoder(
         x = layers.MaxPooling2D(2, name=f"enc_pool{stage}", dtype=precision)(x)
     x = layers.Conv2D(f2, name="enc_conv2", **conv)(x)
     x = layers.Conv2D(f3, name="enc_conv3", **conv)(x)
-    features = layers.Dense(bottleneck, activation=None, name="enc_dense", **exact)(x)
+    if bottleneck == DEPLOYED_BOTTLENECK:  # no display layer: the third Conv2D's map, sent as float32
+        features = layers.Activation("linear", name="enc_features", **exact)(x)
+    else:
+        features = layers.Dense(bottleneck, activation=None, name="enc_dense", **exact)(x)
     encoder = keras.Model(image, features, name=ENCODER_NAME)
 
     feature_size = image_size // 2**pooling_stages
-    feature_in = keras.Input(shape=(feature_size, feature_size, bottleneck), name="features")
-    y = layers.Dense(bottleneck, activation=None, name="dec_dense", dtype=precision)(feature_in)
+    feature_in = keras.Input(shape=(feature_size, feature_size, bottleneck or f3), name="features")
+    y = feature_in
+    if bottleneck != DEPLOYED_BOTTLENECK:
+        y = layers.Dense(bottleneck, activation=None, name="dec_dense", dtype=precision)(y)
     y = layers.Conv2DTranspose(f3, name="dec_convT1", **conv)(y)
     if upsample_position == "table2":
         y = _upsample(y, pooling_stages, precision)
@@ -193,15 +219,31 @@ def compile_autoencoder(
 
 
 def save_model(model: keras.Model, path: str | Path) -> Path:
-    """Save an encoder or decoder as a ``.keras`` file, atomically (no half-written model)."""
+    """Save an encoder or decoder as a ``.keras`` file, atomically (no half-written model), with
+    the same bytes whenever the weights are the same (``reproducible_keras_file``)."""
     path = Path(path)
     if path.suffix != ".keras":
         raise ModelFileError(f"{path}: model files use the .keras format; name it '{path.stem}.keras'")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+        reproducible_keras_file(tmp)
     return path
+
+
+def reproducible_keras_file(path: Path) -> None:
+    """Rewrite a saved .keras zip so its bytes depend on the model alone: entries sorted by name,
+    each dated ``ZIP_DATE`` with fixed permissions, and no save date in Keras's metadata."""
+    with zipfile.ZipFile(path) as archive:
+        entries = sorted(((info, archive.read(info)) for info in archive.infolist()), key=lambda entry: entry[0].filename)
+    with zipfile.ZipFile(path, "w") as archive:
+        for info, data in entries:
+            if info.filename == KERAS_METADATA:
+                metadata = json.loads(data)
+                metadata.pop(SAVE_DATE_KEY, None)
+                data = json.dumps(metadata).encode()
+            fixed = zipfile.ZipInfo(info.filename, date_time=ZIP_DATE)
+            fixed.compress_type, fixed.create_system, fixed.external_attr = info.compress_type, ZIP_UNIX, ZIP_ENTRY_MODE << 16
+            archive.writestr(fixed, data)
 
 
 def load_model(path: str | Path, expected: str | None = None) -> keras.Model:

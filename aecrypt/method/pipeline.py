@@ -11,19 +11,20 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from aecrypt.method.cipher import decrypt_features, encrypt_features, read_header
+from aecrypt.method.header import read_header
+from aecrypt.method.payload import decrypt_features, encrypt_features
 from aecrypt.errors import ModelFileError
 from aecrypt.method.model import keras
-from aecrypt.data.shards import ShardedImages
+from aecrypt.method.streaming import kept_on_disk
 
 DEFAULT_BATCH_SIZE = 32
 
 
 def run_model(model: keras.Model, inputs: np.ndarray, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
     """Apply a Keras model to an array in batches through a cached compiled call (images
-    kept on disk, ``ShardedImages``, are read a batch at a time)."""
+    kept on disk, ``streaming.ImagesOnDisk``, are read a batch at a time)."""
     call = _compiled_call(model)
-    x = inputs if isinstance(inputs, ShardedImages) else np.asarray(inputs, dtype=np.float32)
+    x = inputs if kept_on_disk(inputs) else np.asarray(inputs, dtype=np.float32)
     if x.ndim == len(model.input_shape) - 1:
         return run_model(model, x[None], batch_size)[0]
     expected = tuple(model.input_shape[1:])

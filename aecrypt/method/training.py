@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from aecrypt.method.model import DEFAULT_LEARNING_RATE, keras
 from aecrypt.errors import ParameterError
 from aecrypt.progress import live
-from aecrypt.data.shards import ShardedImages
+from aecrypt.method.streaming import kept_on_disk
 
 
 @dataclass
@@ -113,7 +113,7 @@ def _batches(data, batch_size: int, rng: np.random.Generator | None):
         for x, y in data:
             yield x, y
         return
-    if isinstance(data, ShardedImages):
+    if kept_on_disk(data):
         order = rng.permutation(len(data)) if rng is not None else np.arange(len(data))
         for x in data.stream(batch_size, order):
             yield x, x
@@ -134,13 +134,6 @@ def _pair(data) -> tuple[np.ndarray, np.ndarray]:
         return np.asarray(data[0], np.float32), np.asarray(data[1], np.float32)
     x = np.asarray(data, np.float32)
     return x, x
-
-
-def _count(data) -> int | None:
-    """Number of training examples, or None for a stream of unknown length."""
-    if isinstance(data, tf.data.Dataset):
-        return None
-    return len(data[0]) if isinstance(data, tuple) else len(data)
 
 
 def train_autoencoder(
@@ -165,7 +158,7 @@ def train_autoencoder(
 
     ``train_data`` and ``val_data`` are float arrays (N, H, W, C) in [0, 1], (inputs,
     targets) pairs of arrays (noisy inputs with clean targets; features with images for
-    a decoder alone), ``shards.ShardedImages`` (a set larger than memory, read from disk
+    a decoder alone), ``streaming.ImagesOnDisk`` (a set larger than memory, read from disk
     through tf.data in the same seeded order as an array), or ``tf.data.Dataset`` objects
     of (input, target) batches. History is appended to ``history_csv`` after
     every epoch, so an interrupted run leaves a readable history. The best weights (by
@@ -226,8 +219,6 @@ def train_autoencoder(
     stopped = "completed all epochs"
     start = time.perf_counter()
     total_images = 0
-    n_train = _count(train_data)
-    steps = None if n_train is None else -(-n_train // batch_size)
     bar = tqdm(total=epochs, desc=label, unit="epoch", disable=not progress)
     for epoch in range(1, epochs + 1):
         epoch_start = time.perf_counter()
@@ -276,7 +267,7 @@ def train_autoencoder(
             variable.assign(value)
     elapsed = time.perf_counter() - start
     train_time = sum(r["seconds"] for r in rows)
-    streamed = isinstance(train_data, (ShardedImages, tf.data.Dataset))
+    streamed = kept_on_disk(train_data) or isinstance(train_data, tf.data.Dataset)
     return TrainingResult(pd.DataFrame(rows, columns=list(HISTORY_COLUMNS)), best_epoch, stopped, elapsed,
                           total_images / max(train_time, 1e-9), "streamed" if streamed else "in memory", schedule)
 

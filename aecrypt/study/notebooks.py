@@ -67,3 +67,31 @@ def clean_executed(path: Path) -> None:
             kept.append(output)
         cell.outputs = kept
     nbformat.write(nb, path)
+
+
+#: Numbers a notebook's prose may state although they look like results (compared without
+#: their unit): the paper's own numbers (quoted, always labelled as the paper's) and fixed
+#: definitions, each with why.
+PROSE_NUMBERS_ALLOWED: dict[str, str] = {
+    **{n: "the paper's reconstruction, accuracy or time saved (Section 4, Tables 3 and 4)" for n in (
+        "0.9528", "0.0019", "0.0472", "95.28", "0.19", "83", "72", "75", "68", "50", "68–75", "50–75", "0.05", "0.016", "0.017")},
+    **{n: "the paper's Table 6 (fractions or percent)" for n in (
+        "0.93", "0.94", "0.06", "0.23", "0.87", "0.15", "0.79", "0.90", "0.9", "0.13", "0.41", "0.30", "0.3", "0.01", "0.00")},
+    "150,528": "the paper's 224x224x3 8-bit image in bytes (Table 2's input), not a measurement",
+    "1,605,632": "the paper's 112x112x32 float32 map in bytes (Table 2 without the Dense layer), not a measurement",
+    **{n: "a definition: ideal NPCR and UACI, the chi-square critical value, a significance level" for n in (
+        "99.61", "33.46", "293.25", "99.6094", "5")},
+}
+#: A measured-looking number in prose: a decimal, a percentage, a multiple, or a number with a unit of time, size or rate.
+RESULT_NUMBER = re.compile(
+    r"(?<![\w.,])(\d+(?:[.,]\d+)*(?:–\d+(?:\.\d+)?)?)\s?(?:%|×|x faster|ms\b|s\b|min\b|minutes\b|seconds\b|dB\b|MB/s|images/s|img/s|MiB\b|GiB\b|GB\b|MB\b|KB\b|bytes\b|B\b)"
+    r"|(?<![\w.,])(\d+\.\d+)(?![\w.])")
+#: What is never a result: code spans, section numbers, image and kernel sizes (224×224×3, 3×3).
+_NOT_RESULTS = re.compile(r"```.*?```|`[^`]*`|Sections? \d+(?:\.\d+)*|\d+(?:×\d+)+", re.S)
+
+
+def prose_result_numbers(markdown: str) -> list[str]:
+    """Numbers in a markdown cell that look measured (outside code spans and the allow-list):
+    a result stated in prose goes stale when the run changes; print it from the tables instead."""
+    text = _NOT_RESULTS.sub(" ", markdown)
+    return [m.group(0).strip() for m in RESULT_NUMBER.finditer(text) if (m.group(1) or m.group(2)) not in PROSE_NUMBERS_ALLOWED]

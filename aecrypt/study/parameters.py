@@ -28,7 +28,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "learning_rate": (1e-7, 10.0),
     "time_budget_minutes": (0.1, None),
     "guard_mm": (0, 1000),
-    "bottleneck": (1, 1024),
+    "bottleneck": (0, 1024),  # 0: no Dense layer (model.DEPLOYED_BOTTLENECK)
     "pooling_stages": (1, 4),
     "aes_repeats": (1, None),
     "model_repeats": (1, None),
@@ -53,6 +53,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "upsample_position": ("table2", "prose"),
     "strategy": ("default", "mirrored", "multi_worker"),  # training.STRATEGIES
     "learning_rate_schedule": ("constant", "cosine"),  # training.SCHEDULES
+    "noise_scope": ("all", "paper"),
 }
 #: Fractions must lie strictly between 0 and 1 (validation may be 0).
 FRACTIONS: dict[str, tuple[float, float]] = {"test_fraction": (0.0, 1.0), "validation_fraction": (-1e-12, 1.0)}

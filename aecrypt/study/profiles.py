@@ -18,6 +18,7 @@ from aecrypt.data.shards import DEFAULT_MEMORY_LIMIT_MB
 PROFILES: dict[str, dict[str, Any]] = {
     # Tiny images, a handful of them, one epoch: seconds per notebook, for tests.
     "smoke": {
+        "seeds": (0,),  # training seeds aecrypt reproduce runs (the split has its own split_seed)
         "image_size": 32,
         "max_images": 24,
         "per_class": None,
@@ -48,6 +49,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     # the last quarter of 20 epochs). The attacker trains as the owner did (epochs, batch, schedule); BM3D runs on a
     # subset of the test images, which its method name states.
     "default": {
+        "seeds": (0, 1, 2),
         "image_size": 96,
         "max_images": None,
         "per_class": None,
@@ -68,6 +70,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     # Section 4 as written: 224x224, adamax, MSE, 60 epochs, 80/20 split, 200 images.
     "paper": {
+        "seeds": (0, 1, 2),
         "image_size": PAPER_IMAGE_SIZE,
         "max_images": PAPER_IMAGES,
         "per_class": None,
@@ -87,6 +90,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         "memory_limit_mb": DEFAULT_MEMORY_LIMIT_MB,  # a folder larger than this is streamed from shards
     },
 }
+
+
+#: Profile entries the runner reads, not any notebook.
+RUNNER_KEYS = ("seeds",)
 
 
 def resolve(profile: str, **given: Any) -> dict[str, Any]:

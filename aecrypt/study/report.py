@@ -50,16 +50,23 @@ def _schedule_words(training) -> str:
 
 
 def seed_folders(out: Path) -> dict[int, Path]:
-    """The result folders of one profile by seed: the main run's seed, then ``seed-<n>/``."""
+    """The result folders of one run by training seed (``seed-<n>/``, each with its trained model's record)."""
     folders = {}
-    main = out / "runs" / "02_train_autoencoder.json"
-    if main.is_file():
-        folders[int(json.loads(main.read_text())["parameters"]["seed"])] = out
     for child in sorted(out.glob("seed-*")):
         match = SEED_FOLDER.match(child.name)
         if match and (child / "runs" / "02_train_autoencoder.json").is_file():
             folders[int(match.group(1))] = child
-    return folders
+    return dict(sorted(folders.items()))
+
+
+def first_seed_folder(out: Path) -> Path:
+    """The first training seed's folder: where the notebooks run once (03, 04) wrote."""
+    folders = seed_folders(out)
+    if not folders:
+        from aecrypt.errors import AecryptError
+
+        raise AecryptError(f"{out}: no seed-<n>/ folder with a trained model's record; run the study first (aecrypt reproduce)")
+    return next(iter(folders.values()))
 
 
 def seed_spread(folders: dict[int, Path], table: str, keys: tuple[str, ...], values: tuple[str, ...]) -> pd.DataFrame | None:
@@ -117,22 +124,22 @@ def write_report(profile: str, seconds: dict[str, float], overrides: dict[str, A
         "numbers (Alslman et al., Electronics 2022) appear in rows or columns labelled as the paper's.",
         "",
     ]
-    training = out / "table_training.csv"
+    folders = seed_folders(out)
+    first = next(iter(folders.values()), out)
+    training = first / "table_training.csv"
     if training.is_file():
         row = pd.read_csv(training).iloc[0]
         lines += [f"Training: {int(row['epochs_run'])} epochs ran ({row['stopped_because']}){_schedule_words(row)}; "
                   f"best epoch {int(row['best_epoch'])}"
                   + (f"; the best validation loss fell {100 * row['late_improvement']:.0f} % in the last quarter of the epochs"
                      if "late_improvement" in row and pd.notna(row["late_improvement"]) else "") + ".", ""]
-    lines += ["## Tables", ""]
-    for table in sorted(out.glob("*.md")):
-        if table.name == "REPORT.md":
-            continue
-        lines += [f"### `{table.stem}`", "", table.read_text().strip(), "", f"Data: [{table.stem}.csv]({table.stem}.csv)", ""]
+    lines += ["## Tables", ""] + _tables_markdown(out, out)
+    if first != out:
+        lines += [f"## Tables of the first training seed (`{first.name}/`)", "",
+                  "The other seeds' tables are in " + ", ".join(f"[`{f.name}/`]({f.name}/)" for f in folders.values() if f != first) + "."
+                  if len(folders) > 1 else "", ""] + _tables_markdown(first, out)
     lines += ["## Where the paper contradicts itself", "", inconsistencies_markdown(), ""]
-    lines += ["## Figures", ""]
-    for figure in sorted(out.glob("*.png")):
-        lines += [f"### `{figure.stem}`", "", f"![{figure.stem}]({figure.name})", "", f"PDF: [{figure.stem}.pdf]({figure.stem}.pdf)", ""]
+    lines += ["## Figures", ""] + _figures_markdown(out, out) + (_figures_markdown(first, out) if first != out else [])
     lines += ["## Run", "", "| notebook | wall time (s) |", "| --- | --- |"]
     lines += [f"| {name} | {t:.1f} |" for name, t in times.items()]
     lines += [f"| **total** | **{sum(times.values()):.1f}** |", ""]
@@ -143,6 +150,26 @@ def write_report(profile: str, seconds: dict[str, float], overrides: dict[str, A
     lines += ["", "Each notebook's resolved parameters are in [`runs/`](runs/); each extra seed's tables in `seed-<n>/`."]
     write_json(out / "runs" / "study.json", {**meta, "seconds": times})
     return write_text(out / "REPORT.md", "\n".join(lines) + "\n")
+
+
+def _tables_markdown(folder: Path, out: Path) -> list[str]:
+    """Each Markdown table of ``folder`` with a link to its CSV, relative to ``out``."""
+    lines = []
+    for table in sorted(folder.glob("*.md")):
+        if table.name == "REPORT.md":
+            continue
+        link = table.with_suffix(".csv").relative_to(out)
+        lines += [f"### `{table.stem}`", "", table.read_text().strip(), "", f"Data: [{link}]({link})", ""]
+    return lines
+
+
+def _figures_markdown(folder: Path, out: Path) -> list[str]:
+    """Each figure of ``folder`` (PNG shown, PDF linked), relative to ``out``."""
+    lines = []
+    for figure in sorted(folder.glob("*.png")):
+        png, pdf = figure.relative_to(out), figure.with_suffix(".pdf").relative_to(out)
+        lines += [f"### `{png.with_suffix('')}`", "", f"![{figure.stem}]({png})", "", f"PDF: [{pdf}]({pdf})", ""]
+    return lines
 
 
 # -------------------------------------------------------------------- README
@@ -160,8 +187,10 @@ def readme_rows(out: Path) -> list[tuple[str, str, str]]:
     """(what, ours, the paper's) rows of README's results table, read from a run's files."""
     from aecrypt.paper import PAPER_MSE, PAPER_SSIM, PAPER_TABLE3, PAPER_TABLE6
 
+    first = first_seed_folder(out)
+
     def read(name: str) -> pd.DataFrame:
-        return pd.read_csv(out / f"{name}.csv")
+        return pd.read_csv((out if (out / f"{name}.csv").is_file() else first) / f"{name}.csv")
 
     def spread(name: str) -> pd.DataFrame | None:
         path = out / f"table_seeds_{name.removeprefix('table_')}.csv"
@@ -245,12 +274,13 @@ def readme_block(out: Path | None = None, bench: Path | None = None) -> str:
     out = out or config.results_dir("default")
     bench = bench or config.RESULTS_DIR / "bench"
     meta = json.loads((out / "runs" / "study.json").read_text())
-    training = pd.read_csv(out / "table_training.csv").iloc[0]
-    params = json.loads((out / "runs" / "02_train_autoencoder.json").read_text())["parameters"]
-    one_seed = sum(t for name, t in meta["seconds"].items() if "(seed" not in name) / 60
+    first = first_seed_folder(out)
+    training = pd.read_csv(first / "table_training.csv").iloc[0]
+    params = json.loads((first / "runs" / "02_train_autoencoder.json").read_text())["parameters"]
     folders = seed_folders(out)
     seeds = sorted(folders)
-    commits = sorted({json.loads(p.read_text())["git_commit"] for f in folders.values() for p in (f / "runs").glob("0*.json")})
+    one_seed = sum(t for name, t in meta["seconds"].items() if "(seed" not in name or f"(seed {seeds[0]})" in name) / 60
+    commits = sorted({json.loads(p.read_text())["git_commit"] for f in [out, *folders.values()] for p in (f / "runs").glob("0*.json")})
     lines = [
         README_START,
         f"From the committed `default` run ([`results/default/REPORT.md`](results/default/REPORT.md)), made from "

@@ -102,9 +102,10 @@ def run_study(
 ) -> StudyRun:
     """Run the chosen notebooks in order with the profile's parameters, then write REPORT.md.
 
-    With several ``seeds``, the first runs every chosen notebook (results in
-    ``results/<profile>/``); each further seed reruns the seed-dependent notebooks
-    (``SEED_NOTEBOOKS``) with its own model, into ``results/<profile>/seed-<n>/``, and the
+    ``seeds`` (default: the profile's) are training seeds; the split is the same for all
+    (``split_seed``). Notebook 01 runs once (``results/<profile>/``); the first seed runs
+    every other chosen notebook, each further seed the seed-dependent ones
+    (``SEED_NOTEBOOKS``), each with its own model, into ``results/<profile>/seed-<n>/``; the
     report gives mean and standard deviation across seeds.
     """
     if profile not in PROFILES:
@@ -117,38 +118,46 @@ def run_study(
             raise ParameterError(f"--seeds needs distinct seeds, such as 0,1,2; got {seeds}")
         for seed in seeds:
             check_value("seed", seed, "int")
-        if "seed" in overrides or "run_name" in overrides:
-            raise ParameterError("give the seeds with --seeds alone, not also -p seed or -p run_name")
-    passes = [(None, notebooks)] if seeds is None else [(seeds[0], notebooks)] + [
-        (seed, [p for p in notebooks if p.stem in SEED_NOTEBOOKS]) for seed in seeds[1:]]
+    if "seed" in overrides:
+        raise ParameterError("give training seeds with --seeds (such as --seeds 1 or --seeds 0,1,2), not -p seed")
+    seeds = list(seeds or PROFILES[profile]["seeds"])
+    run_name = overrides.get("run_name", MAIN_RUN)
+    jobs = study_jobs(notebooks, declared, seeds)
     study = StudyRun(profile)
     kernel = kernel_name()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels inherit it: no TensorFlow start-up notices
-    total = sum(len(chosen) for _, chosen in passes)
-    index = 0
-    for pass_number, (seed, chosen) in enumerate(passes):
-        run_name = overrides.get("run_name", MAIN_RUN) if pass_number == 0 else f"seed-{seed}"
-        executed_dir = study_output(profile, run_name) / "executed"
+    for index, (path, seed) in enumerate(jobs, start=1):
+        executed_dir = study_output(profile, run_name, seed) / "executed"
         executed_dir.mkdir(parents=True, exist_ok=True)
-        for path in chosen:
-            index += 1
-            given = {**overrides, "publish": True}
-            if seed is not None:
-                given.update(seed=seed, run_name=run_name)
-            params = {"profile": profile, **{k: v for k, v in given.items() if k in declared[path]}}
-            label = path.stem if pass_number == 0 else f"{path.stem} (seed {seed})"
-            study.seconds[label], study.executed[label] = _execute(path, executed_dir, params, kernel, f"[{index}/{total}] {label}")
+        given = {**overrides, "publish": True, **({} if seed is None else {"seed": seed})}
+        params = {"profile": profile, **{k: v for k, v in given.items() if k in declared[path]}}
+        label = path.stem if seed is None else f"{path.stem} (seed {seed})"
+        study.seconds[label], study.executed[label] = _execute(path, executed_dir, params, kernel, f"[{index}/{len(jobs)}] {label}")
     from aecrypt.study.report import write_report
 
     study.report = write_report(study.profile, study.seconds, overrides, seeds)
     return study
 
 
-def study_output(profile: str, run_name: str = MAIN_RUN) -> Path:
-    """Where a published run of ``run_name`` writes (as ``study.output_folder`` computes it)."""
+def study_jobs(notebooks: list[Path], declared: dict[Path, dict], seeds: list[int]) -> list[tuple[Path, int | None]]:
+    """(notebook, training seed) in the order they run: a notebook without a seed parameter
+    once; the seed-dependent ones (``SEED_NOTEBOOKS``) once per seed; the others on the first
+    seed's model only."""
+    jobs: list[tuple[Path, int | None]] = []
+    for number, seed in enumerate(seeds):
+        for path in notebooks:
+            if "seed" not in declared[path]:
+                jobs += [(path, None)] if number == 0 else []
+            elif number == 0 or path.stem in SEED_NOTEBOOKS:
+                jobs.append((path, seed))
+    return jobs
+
+
+def study_output(profile: str, run_name: str = MAIN_RUN, seed: int | None = None) -> Path:
+    """Where a published run of ``run_name`` writes for one training seed (as ``runs.output_folder`` computes it)."""
     from aecrypt.study.runs import output_folder
 
-    return output_folder(profile, run_name, publish=True)
+    return output_folder(profile, run_name, publish=True, seed=seed)
 
 
 def _execute(path: Path, executed_dir: Path, params: dict[str, Any], kernel: str, label: str) -> tuple[float, Path]:

@@ -19,7 +19,7 @@ from typing import Any
 from aecrypt import config
 from aecrypt.errors import ManifestMismatchError, ModelFileError
 from aecrypt.study.parameters import check_values, declared_parameters
-from aecrypt.study.profiles import FIGURE_STYLES, resolve
+from aecrypt.study.profiles import FIGURE_STYLES, PROFILES, resolve
 from aecrypt.study.results import run_metadata, write_json
 
 ENCODER_FILE = "encoder.keras"
@@ -60,28 +60,42 @@ class Run:
         return self.params["profile"] == "smoke"
 
 
-def model_folder(profile: str, run_name: str = MAIN_RUN, publish: bool = True) -> Path:
-    """Where a profile's trained encoder, decoder and manifest for ``run_name`` live:
-    ``models/<profile>/<run_name>/`` for ``aecrypt reproduce`` (the default profile's main
-    model is committed), else the git-ignored ``models/scratch/...``, so training by hand
-    never replaces a published model."""
-    return (config.models_dir(profile) if publish else config.MODELS_DIR / SCRATCH / profile) / run_name
+#: Every training seed's outputs and model live in a folder of this name (``seed-0``, ...).
+SEED_FOLDER_PREFIX = "seed-"
 
 
-def model_source(notebook: str, profile: str, run_name: str, publish: bool) -> Path:
+def seed_folder(seed: int) -> str:
+    """The name of one training seed's folder (``seed-0``)."""
+    return f"{SEED_FOLDER_PREFIX}{seed}"
+
+
+def model_folder(profile: str, run_name: str = MAIN_RUN, publish: bool = True, seed: int = 0) -> Path:
+    """Where one training seed's encoder, decoder and manifest live:
+    ``models/<profile>/<run_name>/seed-<n>/`` for ``aecrypt reproduce`` (the default
+    profile's main models are committed), else the git-ignored ``models/scratch/...``, so
+    training by hand never replaces a published model."""
+    base = config.models_dir(profile) if publish else config.MODELS_DIR / SCRATCH / profile
+    return base / run_name / seed_folder(seed)
+
+
+def model_source(notebook: str, profile: str, run_name: str, publish: bool, seed: int) -> Path:
     """The model a notebook uses: notebook 02 saves where ``publish`` says; the others load
     a hand-trained model (``models/scratch/...``) when one exists, else the published one."""
     if publish or notebook == TRAINING_NOTEBOOK:
-        return model_folder(profile, run_name, publish)
-    scratch = model_folder(profile, run_name, publish=False)
-    return scratch if (scratch / MANIFEST_FILE).is_file() else model_folder(profile, run_name)
+        return model_folder(profile, run_name, publish, seed)
+    scratch = model_folder(profile, run_name, False, seed)
+    return scratch if (scratch / MANIFEST_FILE).is_file() else model_folder(profile, run_name, True, seed)
 
 
-def output_folder(profile: str, run_name: str = MAIN_RUN, publish: bool = False) -> Path:
-    """``results/<profile>[/<run_name>]`` when publishing (``aecrypt reproduce``), else the
-    git-ignored ``results/scratch/...``, so ad-hoc runs never touch committed results."""
+def output_folder(profile: str, run_name: str = MAIN_RUN, publish: bool = False, seed: int | None = None) -> Path:
+    """``results/<profile>[/<run_name>][/seed-<n>]`` when publishing (``aecrypt reproduce``),
+    else the same under the git-ignored ``results/scratch/``, so ad-hoc runs never touch
+    committed results. What does not depend on a training seed (the data, notebook 01; the
+    report and the spread across seeds) lies in the run's folder, each seed's outputs in
+    its ``seed-<n>/``."""
     base = config.results_dir(profile) if publish else config.scratch_dir(profile)
-    return base if run_name == MAIN_RUN else base / run_name
+    run = base if run_name == MAIN_RUN else base / run_name
+    return run if seed is None else run / seed_folder(seed)
 
 
 def notebook_path(notebook: str) -> Path:
@@ -98,19 +112,20 @@ def start(notebook: str, namespace: Mapping[str, Any]) -> Run:
     profile = given.pop("profile")
     params = resolve(profile, **given)
     manifest = None
-    models = model_source(notebook, profile, params.get("run_name", MAIN_RUN), bool(params.get("publish")))
+    if "seed" in declared and params.get("seed") is None:  # the profile's first training seed's model
+        params["seed"] = PROFILES[profile]["seeds"][0]
+    seed = params.get("seed") if "seed" in declared else None
+    models = model_source(notebook, profile, params.get("run_name", MAIN_RUN), bool(params.get("publish")), seed or 0)
     if "run_name" in declared and notebook != TRAINING_NOTEBOOK:
         manifest = read_manifest(models)
         params.update(manifest_data(manifest, explicit, list(DATA_PARAMETERS)))
-        if "seed" in declared and params.get("seed") is None:  # the model's training seed seeds this notebook's draws
-            params["seed"] = manifest.get("parameters", {}).get("seed", 0)
         trained = manifest.get("git_commit", "an unknown commit")
         print(f"Model: {_shown(models)} (trained by notebook 02 at {trained}, {manifest.get('time_utc', 'time unknown')}).")
     if "precision" in params:  # record what "auto" chose on this machine
         from aecrypt.method.model import resolve_precision
 
         params["precision"] = resolve_precision(params["precision"])
-    out = output_folder(profile, params.get("run_name", MAIN_RUN), bool(params.get("publish")))
+    out = output_folder(profile, params.get("run_name", MAIN_RUN), bool(params.get("publish")), seed)
     out.mkdir(parents=True, exist_ok=True)
     if not params.get("publish"):
         print(f"Ad-hoc run: outputs go to {_shown(out)} (aecrypt reproduce, or publish=True, writes into "
@@ -143,10 +158,10 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     """The manifest saved with a trained model, or a ModelFileError that says which notebook to run."""
     path = folder / MANIFEST_FILE
     if not path.is_file():
-        profile = folder.parent.name
+        seed, run_name, profile = folder.name.removeprefix(SEED_FOLDER_PREFIX), folder.parent.name, folder.parent.parent.name
         raise ModelFileError(
             f"no trained model in {_shown(folder)} (no {MANIFEST_FILE}); train one first: "
-            f"aecrypt reproduce --profile {profile} --only 02" + (f" -p run_name {folder.name}" if folder.name != MAIN_RUN else "")
+            f"aecrypt reproduce --profile {profile} --only 02 --seeds {seed}" + (f" -p run_name {run_name}" if run_name != MAIN_RUN else "")
         )
     try:
         return json.loads(path.read_text())
@@ -157,7 +172,9 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 def manifest_data(manifest: dict[str, Any], explicit: dict[str, Any], names: list[str]) -> dict[str, Any]:
     """The model's data parameters; any explicitly given value that differs is an error that
     names every difference, raised before any work."""
-    recorded = manifest.get("data_parameters", {})
+    recorded = dict(manifest.get("data_parameters", {}))
+    if "split_seed" not in recorded and "seed" in recorded:  # a model trained before split_seed: its seed drew the split
+        recorded["split_seed"] = recorded["seed"]
     differences = [
         f"{name}={explicit[name]!r} (the model's manifest has {recorded.get(name)!r})"
         for name in names if name in explicit and explicit[name] != recorded.get(name)
@@ -178,7 +195,7 @@ def dataset_arguments(run: Run) -> dict[str, Any]:
 def load_data(run: Run):
     """The run's dataset split; for a trained model's run, checked against its manifest. A
     folder larger than the run's ``memory_limit_mb`` stays on disk ("data_path": "streamed")."""
-    from aecrypt.data.datasets import load_dataset
+    from aecrypt.data.loader import load_dataset
 
     split = load_dataset(**dataset_arguments(run), memory_limit_mb=run.params.get("memory_limit_mb"))
     run.data = {"test_hash": split.test_hash(), "train_hash": split.train_hash(), "train": len(split.x_train),
@@ -204,7 +221,7 @@ def save_models(run: Run, encoder, decoder, split, training: dict[str, Any]) -> 
     folder.mkdir(parents=True, exist_ok=True)
     save_model(encoder, folder / ENCODER_FILE)
     save_model(decoder, folder / DECODER_FILE)
-    from aecrypt.data.datasets import default_split
+    from aecrypt.data.splits import default_split
 
     data_parameters = dataset_arguments(run)
     if data_parameters.get("split") is None:

@@ -1,0 +1,136 @@
+"""The ``aecrypt`` argument parser: one function per sub-command, each naming the function it runs."""
+
+from __future__ import annotations
+
+import argparse
+
+from aecrypt.cli.crypto import cmd_decrypt, cmd_encrypt, cmd_inspect, cmd_keygen, cmd_seal, cmd_unseal
+from aecrypt.cli.study import cmd_figures, cmd_readme, cmd_reproduce
+from aecrypt.config import STYLES
+from aecrypt.method.payload import FEATURE_DTYPES
+from aecrypt.study.profiles import PROFILES
+
+#: ``encrypt`` refuses an image the decoder reconstructs below this SSIM, unless --allow-lossy is given.
+MIN_SSIM = 0.95
+DESCRIPTION = ("Hybrid medical-image encryption: an autoencoder's features encrypted with AES-256-GCM "
+               "(after Alslman et al., Electronics 2022).")
+EPILOG = ("Example: aecrypt keygen study.key && aecrypt encrypt scans/ --encoder models/default/main/encoder.keras "
+          "--key study.key -o sealed/")
+_PAYLOADS_OUT = "folder for the payloads; DIR/a/x.png becomes OUTPUT/a/x.png.aecrypt (sub-folders kept)"
+_REPLACE_PAYLOADS = "replace payloads that already exist (only aecrypt payloads; never an input)"
+_SENDERS_KEY = "key file made by 'aecrypt keygen' (mode 0600: only you may read it)"
+_PAYLOAD_FILES = "payload files or folders of *.aecrypt files"
+
+Commands = argparse._SubParsersAction  # what add_subparsers returns
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one sub-command per task."""
+    parser = argparse.ArgumentParser(prog="aecrypt", description=DESCRIPTION, epilog=EPILOG)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_keygen, _encrypt, _decrypt, _seal, _unseal, _inspect, _reproduce, _figures, _readme):
+        add(commands)
+    return parser
+
+
+def _output_arguments(p: argparse.ArgumentParser, output_help: str, force_help: str,
+                      quiet_help: str = "print nothing but errors") -> None:
+    """The -o, --force and --quiet arguments of a command that writes files."""
+    p.add_argument("-o", "--output", required=True, help=output_help)
+    p.add_argument("--force", action="store_true", help=force_help)
+    p.add_argument("-q", "--quiet", action="store_true", help=quiet_help)
+
+
+def _keygen(commands: Commands) -> None:
+    """aecrypt keygen KEYFILE."""
+    p = commands.add_parser("keygen", help="write a new random AES-256 key file (mode 0600, never overwrites)")
+    p.add_argument("keyfile", help="where to write the key")
+    p.set_defaults(func=cmd_keygen)
+
+
+def _encrypt(commands: Commands) -> None:
+    """aecrypt encrypt IMAGES --key KEY -o OUT, with the models, the precision and the fidelity bound."""
+    p = commands.add_parser("encrypt", help="encode images with the encoder and encrypt the features (AES-256-GCM)")
+    p.add_argument("images", nargs="+", help="image files or folders (PNG, JPEG, TIFF)")
+    p.add_argument("--encoder", help="the sender's encoder (.keras), from notebook 02 (default: the committed model, "
+                                     "models/default/main/, trained on MNI152 brain MRI slices, with its decoder)")
+    p.add_argument("--key", required=True, help=_SENDERS_KEY)
+    _output_arguments(p, _PAYLOADS_OUT, _REPLACE_PAYLOADS, "print nothing but errors and warnings")
+    p.add_argument("--dtype", choices=FEATURE_DTYPES, default="float32",
+                   help="feature precision in the payload (default float32: exact)")
+    p.add_argument("--fundus-crop", action="store_true",
+                   help="crop fundus photographs to their field of view first (decrypt then gives the cropped size)")
+    p.add_argument("--decoder", help="the paired decoder (.keras): measure each image's reconstruction (SSIM, PSNR) "
+                                     "and store it in the payload; without it fidelity is not measured")
+    p.add_argument("--min-ssim", type=float, default=MIN_SSIM,
+                   help=f"refuse an image the decoder reconstructs below this SSIM (default {MIN_SSIM})")
+    p.add_argument("--allow-lossy", action="store_true", help="encrypt images below --min-ssim anyway")
+    p.set_defaults(func=cmd_encrypt)
+
+
+def _decrypt(commands: Commands) -> None:
+    """aecrypt decrypt PAYLOADS --key KEY -o OUT, with the decoder."""
+    p = commands.add_parser("decrypt", help="decrypt payloads and decode them into images (the autoencoder's lossy reconstruction)")
+    p.add_argument("payloads", nargs="+", help=_PAYLOAD_FILES)
+    p.add_argument("--decoder", help="the receiver's decoder (.keras), from notebook 02 (default: the committed model's, "
+                                     "models/default/main/decoder.keras)")
+    p.add_argument("--key", required=True, help="the key file the sender used")
+    _output_arguments(p, "folder for the decoded images; DIR/a/x.png.aecrypt becomes OUTPUT/a/x.png (x.aecrypt: x.png)",
+                      "replace images an earlier decrypt wrote (never an original scan, never an input)")
+    p.set_defaults(func=cmd_decrypt)
+
+
+def _seal(commands: Commands) -> None:
+    """aecrypt seal FILES --key KEY -o OUT."""
+    p = commands.add_parser("seal", help="encrypt image files themselves with AES-256-GCM (lossless: unseal gives them back bit for bit)")
+    p.add_argument("images", nargs="+", help="files, or folders of images (PNG, JPEG, TIFF)")
+    p.add_argument("--key", required=True, help=_SENDERS_KEY)
+    _output_arguments(p, _PAYLOADS_OUT, _REPLACE_PAYLOADS)
+    p.set_defaults(func=cmd_seal)
+
+
+def _unseal(commands: Commands) -> None:
+    """aecrypt unseal PAYLOADS --key KEY -o OUT."""
+    p = commands.add_parser("unseal", help="decrypt payloads made by 'aecrypt seal' back into the original files, bit for bit")
+    p.add_argument("payloads", nargs="+", help=_PAYLOAD_FILES)
+    p.add_argument("--key", required=True, help="the key file the sender used")
+    _output_arguments(p, "folder for the files; DIR/a/x.png.aecrypt becomes OUTPUT/a/x.png (the stored extension)",
+                      "replace a file only if it is identical to the sealed one")
+    p.set_defaults(func=cmd_unseal)
+
+
+def _inspect(commands: Commands) -> None:
+    """aecrypt inspect PAYLOADS (no key)."""
+    p = commands.add_parser("inspect", help="show a payload's header (scheme, dtype, shape, sizes, original size, fidelity); needs no key")
+    p.add_argument("payloads", nargs="+", help="payload files (each is read; a failure names its file)")
+    p.set_defaults(func=cmd_inspect)
+
+
+def _reproduce(commands: Commands) -> None:
+    """aecrypt reproduce [--profile P] [--only NN] [--seeds S] [-p NAME VALUE]."""
+    p = commands.add_parser("reproduce", help="run every notebook through papermill and write results/<profile>/REPORT.md")
+    p.add_argument("--profile", default="default", choices=tuple(PROFILES), help="run profile (default: default)")
+    p.add_argument("--only", action="append", help="run only these notebooks, by number: --only 04,05")
+    p.add_argument("--dataset", choices=("mni152", "folder"), help="dataset for every notebook")
+    p.add_argument("--data-dir", help="your image folder when --dataset folder")
+    p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="override a notebook parameter (checked against the notebooks' parameters cells)")
+    p.add_argument("--seeds", help="run the seed-dependent notebooks (02, 05, 06) once per seed, e.g. 0,1,2; "
+                                   "the report gives mean and standard deviation across them")
+    p.set_defaults(func=cmd_reproduce)
+
+
+def _figures(commands: Commands) -> None:
+    """aecrypt figures [--profile P] [--style S]."""
+    p = commands.add_parser("figures", help="redraw a run's figures from its saved data in seconds (no model, no TensorFlow)")
+    p.add_argument("--profile", default="default", choices=tuple(PROFILES), help="whose results (default: default)")
+    p.add_argument("--style", choices=STYLES,
+                   help="paper: 3.5/7.2 in wide, 300 dpi; slides: 16:9; notebook: on screen. The run's own style "
+                        "(recorded; paper for default) redraws in place, another goes to results/<profile>/<style>/")
+    p.set_defaults(func=cmd_figures)
+
+
+def _readme(commands: Commands) -> None:
+    """aecrypt readme."""
+    p = commands.add_parser("readme", help="rewrite README.md's results block from the committed results/default files")
+    p.set_defaults(func=cmd_readme)

@@ -1,0 +1,62 @@
+"""Claims decided per training seed and aggregated (aecrypt.study.verdicts)."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aecrypt.study.verdicts import CLAIMS, Claim, decide, interval, verdict, verdict_table
+
+
+def _seed_folder(root, seed, attacker_ssim, receiver_ssim=0.96, identified=0.3):
+    """One seed's folder with the two tables the security claims read."""
+    folder = root / f"seed-{seed}"
+    folder.mkdir(parents=True)
+    pd.DataFrame({"decoder": ["real decoder (the receiver)", "substitute decoder (the attacker)"],
+                  "ssim": [receiver_ssim, attacker_ssim]}).to_csv(folder / "table_substitute_decoder.csv", index=False)
+    pd.DataFrame({"channel": [0, 1], "identified": [identified, identified / 2], "chance": [0.0125, 0.0125]}).to_csv(
+        folder / "table_feature_similarity.csv", index=False)
+    return folder
+
+
+def test_a_claim_that_flips_with_the_seed_depends_on_the_seed(tmp_path):
+    # the committed run before this change: attacker/receiver 0.89, 0.97, 0.99 under the 0.9 rule
+    folders = {seed: _seed_folder(tmp_path, seed, ratio * 0.96) for seed, ratio in enumerate((0.89, 0.97, 0.99))}
+    table = verdict_table(folders).set_index("claim")
+    row = table.loc["no conclusions without the decoder"]
+    assert row["verdict"] == "depends on the seed: holds in 1 of 3 seeds"
+    assert (row["holds_in"], row["seeds"]) == (1, 3)
+    assert [round(row[f"seed {s}"], 2) for s in range(3)] == [0.89, 0.97, 0.99]
+    assert row["ci95_low"] < row["mean"] < row["ci95_high"]
+    assert table.loc["features are not a picture", "verdict"] == "holds in 3 of 3 seeds"
+    assert "reconstruction" not in table.index  # no seed measured it: left out, not guessed
+
+
+def test_verdict_words_for_all_none_and_one():
+    assert verdict([True, True]) == "holds in 2 of 2 seeds"
+    assert verdict([False, False, False]) == "does not hold in any of 3 seeds"
+    assert verdict([True]) == "holds (one seed)"
+    assert verdict([False], per_seed=False) == "does not hold (measured once)"
+    assert verdict([]) == "not measured"
+
+
+def test_interval_is_the_t_interval():
+    values = np.array([0.89, 0.97, 0.99])
+    low, high = interval(values)
+    half = 4.302652729911275 * values.std(ddof=1) / math.sqrt(3)  # t(0.975, 2)
+    assert (low, high) == pytest.approx((values.mean() - half, values.mean() + half))
+    assert all(math.isnan(v) for v in interval(np.array([0.5])))
+
+
+def test_missing_values_are_not_counted():
+    claim = Claim("x", "the paper", "above 0", lambda folder: None, lambda value: value > 0)
+    row = decide(claim, {0: 1.0, 1: None, 2: float("nan"), 3: -1.0})
+    assert (row["holds_in"], row["seeds"]) == (1, 2) and row["verdict"] == "depends on the seed: holds in 1 of 2 seeds"
+
+
+def test_every_claim_quotes_the_paper_and_states_a_rule():
+    keys = [claim.key for claim in CLAIMS]
+    assert len(keys) == len(set(keys))
+    for claim in CLAIMS:
+        assert claim.paper.startswith('"') and "(" in claim.paper and claim.rule
