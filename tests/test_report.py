@@ -6,16 +6,8 @@ import pandas as pd
 import pytest
 
 from aecrypt.config import PROJ_ROOT
-from aecrypt.study.report import (
-    README_END,
-    README_START,
-    readme_block,
-    readme_block_in,
-    seed_folders,
-    seed_spread,
-    update_readme,
-    write_seed_tables,
-)
+from aecrypt.study.readme import README_END, README_START, readme_block, readme_block_in, update_readme
+from aecrypt.study.report import seed_folders, seed_spread, write_seed_tables
 
 
 def _run(folder, seed, ssim):
@@ -51,16 +43,16 @@ def test_readme_block_is_what_the_committed_results_give():
     # Every number in README's results section comes from results/default and results/bench;
     # regenerate it with `aecrypt readme` after committing a new run.
     readme = PROJ_ROOT / "README.md"
-    assert readme_block_in(readme) == readme_block(PROJ_ROOT / "results" / "default", PROJ_ROOT / "results" / "bench")
+    assert readme_block_in(readme) == readme_block(PROJ_ROOT / "results", PROJ_ROOT / "results" / "bench")
 
 
 def test_update_readme_rewrites_only_the_block(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{README_START}\nstale 0.123\n{README_END}\noutro\n")
-    update_readme(readme, PROJ_ROOT / "results" / "default")
+    update_readme(readme, PROJ_ROOT / "results")
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("\noutro\n") and "stale" not in text
-    assert readme_block_in(readme) == readme_block(PROJ_ROOT / "results" / "default")
+    assert readme_block_in(readme) == readme_block(PROJ_ROOT / "results")
 
 
 def test_the_papers_contradictions_are_listed_in_report_and_readme():
@@ -70,11 +62,11 @@ def test_the_papers_contradictions_are_listed_in_report_and_readme():
     assert table.count("\n") == len(INCONSISTENCIES) + 1
     for topic in ("data set size", "time saved", "encoder depth", "units", "decoder upsampling", "row keys"):
         assert f"| {topic} |" in table
-    assert table in readme_block(PROJ_ROOT / "results" / "default")
+    assert table in readme_block(PROJ_ROOT / "results")
 
 
 def test_readme_shows_the_scale_run_with_its_targets_and_a_dirty_tree(tmp_path):
-    from aecrypt.study.report import scale_lines
+    from aecrypt.study.readme import scale_lines
 
     pd.DataFrame([
         {"measurement": "cache build peak RSS", "value": 812.5, "unit": "MiB", "target": "< 3072 MiB", "met": "yes", "note": ""},

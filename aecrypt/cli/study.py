@@ -33,8 +33,9 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     seeds = _seeds(args.seeds) if args.seeds is not None else None
     start = time.perf_counter()
     study = run_study(args.profile, only=only, overrides=overrides, seeds=seeds)
-    if args.profile == "default" and only is None and not overrides:
-        from aecrypt.study.report import update_readme
+    from aecrypt.study.readme import README_RUNS, update_readme
+
+    if args.profile in README_RUNS and only is None and not overrides:
 
         print(f"README.md results block rewritten from {update_readme().parent / 'results' / 'default'}")
     print(f"study done in {(time.perf_counter() - start) / 60:.1f} min; report: {study.report}")
@@ -67,6 +68,6 @@ def cmd_figures(args: argparse.Namespace) -> None:
 
 def cmd_readme(args: argparse.Namespace) -> None:
     """Rewrite README.md's results block from the committed results/default files."""
-    from aecrypt.study.report import update_readme
+    from aecrypt.study.readme import update_readme
 
     print(f"rewrote the results block of {update_readme()}")
