@@ -287,3 +287,21 @@ def test_time_breakdown_bars_are_proportional():
     widths = [p.get_width() for p in sender.patches]  # AES bars, then network bars, in table order
     expected = table[table["side"] == "sender"]
     assert widths == pytest.approx(list(expected["aes_s"] * 1e3) + list(expected["model_s"] * 1e3))
+
+
+def test_aes_at_the_papers_size_times_every_payload_and_reading():
+    from aecrypt.experiments.aes_timing import DEPLOYED_PAYLOAD, PAPER_SIZE_SCHEMES, paper_size_payloads, paper_size_table, size_sweep_table
+    from aecrypt.experiments.timing_tables import paper_size_findings
+
+    rng = np.random.default_rng(0)
+    arrays = paper_size_payloads(rng)
+    assert arrays["raw image uint8"].nbytes == 150_528 and arrays[DEPLOYED_PAYLOAD].nbytes == 1_605_632  # Table 2's sizes
+    assert arrays["features float32"].shape == (112, 112, 3)
+    key = bytes(range(32))
+    table = paper_size_table(key, 3, rng)
+    pycrypto = table[table["backend"] == "pycryptodome"]
+    assert set(pycrypto["scheme"]) == set(PAPER_SIZE_SCHEMES) and len(pycrypto) == len(arrays) * len(PAPER_SIZE_SCHEMES)
+    sweep = size_sweep_table(key, 3, rng, sizes=(10_000, 100_000))
+    assert list(sweep[sweep["backend"] == "pycryptodome"]["plaintext_bytes"]) == [10_000, 100_000]
+    lines = paper_size_findings(table, sweep)
+    assert "reproduced (within 10 points) by:" in lines[1] and "1605632 bytes" in lines[2] and "10000 bytes" in lines[3]

@@ -121,3 +121,41 @@ def openssl_speed(nbytes: int, seconds: int = 1) -> float | None:
         return None
     match = re.search(r"^(?:AES-256-GCM|aes-256-gcm)\s+([\d.]+)k", output, re.MULTILINE | re.IGNORECASE)
     return float(match.group(1)) * 1000 / MEGABYTE if match else None
+
+
+# ------------------------------------------------------------ AES at the paper's size, and against payload size
+
+#: Table 2's input side; its encoder sends half the side.
+PAPER_SIDE = 224
+#: The deployed variant's feature map (no Dense display layer): the third Conv2D's channels.
+DEPLOYED_PAYLOAD, DEPLOYED_CHANNELS = "deployed features float32 (no Dense layer)", 32
+#: Schemes timed at the paper's size: AES-GCM and both readings of the paper's row keys.
+PAPER_SIZE_SCHEMES = ("gcm", "paper", "paper-blocks")
+#: Payload sizes of the sweep, 10 KB to 2 MB: where a fixed cost per call stops mattering.
+SWEEP_BYTES = (10_000, 30_000, 100_000, 300_000, 1_000_000, 2_000_000)
+
+
+def paper_size_payloads(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The payloads at the paper's size: the 224x224x3 image (uint8, float32), the 112x112x3
+    features in three wire formats and the deployed variant's 112x112x32 map. Their values
+    are drawn from ``rng``: AES's time depends on the bytes' count, not their values."""
+    raw = rng.integers(0, 256, (PAPER_SIDE, PAPER_SIDE, 3), dtype=np.uint8)
+    features = rng.standard_normal((PAPER_SIDE // 2, PAPER_SIDE // 2, 3)).astype(np.float32)
+    deployed = rng.standard_normal((PAPER_SIDE // 2, PAPER_SIDE // 2, DEPLOYED_CHANNELS)).astype(np.float32)
+    return {**payloads(raw, features), DEPLOYED_PAYLOAD: deployed}
+
+
+def paper_size_table(key: bytes, repeats: int, rng: np.random.Generator) -> pd.DataFrame:
+    """AES at the paper's size (``paper_size_payloads``) under AES-GCM and both readings of the
+    paper's row keys (pycryptodome), and AES-GCM in OpenSSL."""
+    arrays = paper_size_payloads(rng)
+    ossl = openssl_gcm_table({k: v for k, v in arrays.items() if k != feature_payload("uint8")}, key, repeats)
+    return pd.concat([aes_table(arrays, key, PAPER_SIZE_SCHEMES, repeats), ossl], ignore_index=True)
+
+
+def size_sweep_table(key: bytes, repeats: int, rng: np.random.Generator, sizes: tuple[int, ...] = SWEEP_BYTES) -> pd.DataFrame:
+    """AES-GCM time and MB/s against payload bytes (pycryptodome and OpenSSL): MB/s rises with
+    size until the fixed cost of a call is small beside the bytes."""
+    arrays = {f"{n} bytes": rng.integers(0, 256, n, dtype=np.uint8) for n in sizes}
+    table = pd.concat([aes_table(arrays, key, ("gcm",), repeats), openssl_gcm_table(arrays, key, repeats)], ignore_index=True)
+    return table.sort_values(["backend", "plaintext_bytes"], kind="stable", ignore_index=True)

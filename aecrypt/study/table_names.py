@@ -19,6 +19,8 @@ END_TO_END = "table_end_to_end"
 SIZE_VS_QUALITY = "table_size_vs_quality"
 TABLE3 = "table3_timing"
 TABLE4 = "table4_time_reduction"
+AES_PAPER_SIZE = "table_aes_paper_size"
+AES_SIZE_SWEEP = "table_aes_size_sweep"
 # notebook 05: noise
 NOISE_ALL = "table6_noise_robustness_all"
 TABLE6 = "table6_noise_robustness"

@@ -134,6 +134,23 @@ def time_breakdown(end_to_end: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def aes_size_sweep(sweep: pd.DataFrame) -> plt.Figure:
+    """AES-GCM's time and throughput against payload bytes, one line per library, both axes
+    logarithmic: where the fixed cost of a call gives way to the bytes."""
+    fig, (time_ax, rate_ax) = plt.subplots(1, 2, figsize=figsize("double", 0.36))
+    for backend, rows in sweep.groupby("backend", sort=False):
+        kilobytes = rows["plaintext_bytes"] / 1e3
+        time_ax.plot(kilobytes, rows["encrypt_median_s"] * 1e3, marker="o", label=backend)
+        rate_ax.plot(kilobytes, rows["encrypt_MB_s"], marker="o", label=backend)
+    for ax, label in ((time_ax, "encryption time (ms, log scale)"), (rate_ax, "throughput (MB/s, log scale)")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        axis_labels(ax, "payload (kB, log scale)", label)
+    rate_ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
 def size_vs_quality(size_quality: pd.DataFrame, sealed_suffix: str) -> plt.Figure:
     """Kilobytes each method gives AES to encrypt against the SSIM after the round trip, one
     point per method, named in a legend below (labels beside points collide when sizes are

@@ -70,6 +70,7 @@ FIGURES: dict[str, FigureSpec] = {
     "fig6_image_journey_retina": FigureSpec(_image_panels, prepare=prepare.panels_data),
     "fig_paper_scheme_bitflip": FigureSpec(_image_panels, prepare=prepare.panels_data),
     "fig_time_breakdown": FigureSpec(lambda d: draw.time_breakdown(d[tables.END_TO_END]), tables=(tables.END_TO_END,)),
+    "fig_aes_size_sweep": FigureSpec(lambda d: draw.aes_size_sweep(d[tables.AES_SIZE_SWEEP]), tables=(tables.AES_SIZE_SWEEP,)),
     "fig_size_vs_quality": FigureSpec(
         lambda d: draw.size_vs_quality(d[tables.SIZE_VS_QUALITY], d["sealed_suffix"]), tables=(tables.SIZE_VS_QUALITY,),
         prepare=lambda sealed_suffix: {"sealed_suffix": sealed_suffix}),
