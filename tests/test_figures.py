@@ -22,7 +22,7 @@ import pytest  # noqa: E402
 
 from aecrypt import config  # noqa: E402
 from aecrypt.errors import FigureDataError  # noqa: E402
-from aecrypt.experiments import cipher_statistics, feature_similarity, journey, robustness  # noqa: E402
+from aecrypt.experiments import aes_timing, cipher_statistics, feature_similarity, journey, robustness  # noqa: E402
 from aecrypt.experiments.compression import SEALED_SUFFIX  # noqa: E402
 from aecrypt.method.noise import NOISE_KINDS, NOISE_LABELS, STRENGTH_AXIS_LABELS, sweep_strengths  # noqa: E402
 from aecrypt.study import table_names as tables  # noqa: E402
@@ -100,9 +100,14 @@ def _figures():
         "noise_examples": lambda: draw.noise_examples(image, _noise_tables()[2], NOISE_LABELS),
         "noise_sweep": lambda: draw.noise_sweep(_noise_tables()[3], NOISE_LABELS, STRENGTH_AXIS_LABELS),
         "time_breakdown": lambda: draw.time_breakdown(_end_to_end()),
+        "aes_size_sweep": lambda: draw.aes_size_sweep(_aes_sweep()),
         "size_vs_quality": lambda: draw.size_vs_quality(_size_quality(), SEALED_SUFFIX),
         "attack_curve": lambda: draw.attack_curve(_attack_curve(), 0.95),
     }
+
+
+def _aes_sweep():
+    return aes_timing.size_sweep_table(KEY, 3, np.random.default_rng(0), sizes=(10_000, 100_000))
 
 
 def _attack_curve():
@@ -231,7 +236,7 @@ def _saved_values():
         "fig_feature_views": {"image": image, "views": feature_similarity.feature_channel_views(features, image.shape[0])},
         "fig_substitute_decoder": {"rows": [("original", images), ("real decoder", images), ("attacker's decoder", images[::-1])]},
     }, {
-        tables.END_TO_END: _end_to_end(), tables.SIZE_VS_QUALITY: _size_quality(),
+        tables.END_TO_END: _end_to_end(), tables.SIZE_VS_QUALITY: _size_quality(), tables.AES_SIZE_SWEEP: _aes_sweep(),
         tables.NOISE_ALL: long.assign(data="test"), tables.NOISE_SWEEP: sweep, tables.ATTACK_CURVE: _attack_curve(),
         tables.SUBSTITUTE_DECODER: pd.DataFrame({"decoder": ["real", "substitute"], "ssim": [0.95, 0.9]}),
     }
