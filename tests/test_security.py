@@ -144,6 +144,26 @@ def test_substitute_decoder_learns_from_encoder_pairs(tiny_models):
     assert result.history["val_loss"].iloc[-1] < result.history["val_loss"].iloc[0]
 
 
+def test_equal_steps_give_the_attacker_the_owners_gradient_steps():
+    # the owner: 16 epochs over 238 images in batches of 4 = 16 * 60 steps; an attacker with 47 images needs 80 epochs
+    owner_steps = 16 * substitute_decoder.steps_per_epoch(238, 4)
+    assert owner_steps == 960
+    epochs = substitute_decoder.equal_step_epochs(owner_steps, 47, 4)
+    assert epochs == 80 and epochs * substitute_decoder.steps_per_epoch(47, 4) >= owner_steps
+    assert substitute_decoder.equal_step_epochs(1, 1000, 4) == 1
+
+
+def test_attack_bounds_train_one_decoder_per_pool(tiny_models):
+    _, encoder, _ = tiny_models
+    rng = np.random.default_rng(0)
+    images = np.repeat(np.repeat(np.repeat(rng.random((12, 4, 4, 1), dtype=np.float32), 4, 1), 4, 2), 3, 3)
+    pools = {substitute_decoder.ATTACKER_EQUAL_STEPS: images[:8], substitute_decoder.ATTACKER_OTHER_SCANS: images[8:]}
+    table, decoded = substitute_decoder.attack_bounds(encoder, pools, images, encode(encoder, images), owner_steps=6, batch_size=4)
+    assert table["decoder"].tolist() == list(pools) and set(decoded) == set(pools)
+    assert (table["attack_steps"] >= 6).all() and table["attack_epochs"].tolist() == [3, 6]  # 7 and 3 images: 2 and 1 steps an epoch
+    assert decoded[substitute_decoder.ATTACKER_OTHER_SCANS].shape == images.shape
+
+
 # ------------------------------------------------- notebook 06's tables and verdicts, by hand
 
 
@@ -166,8 +186,9 @@ def test_attack_table_rows_and_columns():
     rng = np.random.default_rng(0)
     originals = rng.random((3, 16, 16, 3), dtype=np.float32)
     table = substitute_decoder.attack_table(originals, originals, np.zeros_like(originals), public_images=40, epochs=2, seconds=90.0)
-    assert list(table.columns) == ["decoder", "ssim", "ssim_std", "psnr_db", "psnr_std", "mse", "public_images",
+    assert list(table.columns) == ["decoder", "ssim", "ssim_std", "psnr_db", "psnr_std", "mse", "assumes", "public_images",
                                    "attack_epochs", "attack_minutes"]
+    assert all(table["assumes"])  # each row says what its decoder's holder has
     assert table["decoder"].tolist() == [substitute_decoder.RECEIVER, substitute_decoder.ATTACKER]
     assert table["ssim"].iloc[0] == pytest.approx(1.0) and table["mse"].iloc[0] == 0.0
     assert table["ssim"].iloc[1] < 0.1 and table["mse"].iloc[1] == pytest.approx(float(np.mean(originals.astype(np.float64) ** 2)))

@@ -14,6 +14,18 @@ from aecrypt.seeds import stream
 
 #: Row names of ``attack_table``: the receiver's decoder and the attacker's substitute.
 RECEIVER, ATTACKER = "real decoder (the receiver)", "substitute decoder (the attacker)"
+#: The attacker's two bounds (``attack_bounds``): as many gradient steps as the owner, and other people's scans.
+ATTACKER_EQUAL_STEPS = "substitute decoder, equal steps (the attacker)"
+ATTACKER_OTHER_SCANS = "substitute decoder, other people's scans (the attacker)"
+#: What each decoder of ``table_substitute_decoder`` assumes the attacker has, stated beside its row.
+ASSUMES = {
+    RECEIVER: "the key and the owner's decoder",
+    ATTACKER: "the encoder; slices of the same brain the owner did not train on (validation slabs, guard slices away "
+              "from the test slabs); as many epochs as the owner, so fewer gradient steps over its smaller pool",
+    ATTACKER_EQUAL_STEPS: "as the attacker above, with as many gradient steps as the owner took (more epochs over its pool)",
+    ATTACKER_OTHER_SCANS: "the encoder and other people's scans only (nibabel's and pydicom's test images: other heads, "
+                          "other body parts), none of the test brain; as many gradient steps as the owner took",
+}
 #: Attacker data sizes for the attack-quality curve; the last point is always every image it has.
 #: Each point trains a decoder for the owner's epochs, so each costs time: the default pool
 #: (about 50 held-out slices) gives two points, 10 and all (a 30-image point cost 46 s a seed
@@ -62,8 +74,41 @@ def attack_table(originals: np.ndarray, real: np.ndarray, stolen: np.ndarray, pu
     for name, images in ((RECEIVER, real), (ATTACKER, stolen)):
         q = summarize_quality(image_quality(originals, images))
         rows.append({"decoder": name, "ssim": q["ssim_mean"], "ssim_std": q["ssim_std"], "psnr_db": q["psnr_mean"],
-                     "psnr_std": q["psnr_std"], "mse": q["mse_mean"]})
+                     "psnr_std": q["psnr_std"], "mse": q["mse_mean"], "assumes": ASSUMES[name]})
     return pd.DataFrame(rows).assign(public_images=public_images, attack_epochs=epochs, attack_minutes=seconds / 60)
+
+
+def steps_per_epoch(images: int, batch_size: int) -> int:
+    """Gradient steps in one epoch over ``images`` (the last batch may be short, as training does)."""
+    return -(-images // batch_size)
+
+
+def equal_step_epochs(owner_steps: int, images: int, batch_size: int) -> int:
+    """Epochs over ``images`` that give at least ``owner_steps`` gradient steps in batches of ``batch_size``."""
+    return max(1, -(-owner_steps // steps_per_epoch(images, batch_size)))
+
+
+def attack_bounds(encoder, pools: dict[str, np.ndarray], x_test: np.ndarray, test_features: np.ndarray, owner_steps: int,
+                  batch_size: int, seed: int = 0, precision: str = "float32", schedule: str = "constant") -> tuple[pd.DataFrame, dict]:
+    """Rows of ``table_substitute_decoder`` for attackers given as many gradient steps as the
+    owner took (``owner_steps``), one per pool of images (``ATTACKER_EQUAL_STEPS``,
+    ``ATTACKER_OTHER_SCANS``; a tenth of each pool kept for its validation), and their decoded test images."""
+    from aecrypt.method.pipeline import decode  # TensorFlow: only when an attacker trains
+
+    rows, decoded = [], {}
+    for name, pool in pools.items():
+        chosen = pool[stream(seed, "attack").permutation(len(pool))]
+        n_val = max(1, len(chosen) // 10)
+        epochs = equal_step_epochs(owner_steps, len(chosen) - n_val, batch_size)
+        decoder, result = train_substitute_decoder(encoder, chosen[n_val:], chosen[:n_val], epochs=epochs, seed=seed,
+                                                   precision=precision, progress=True, batch_size=batch_size, schedule=schedule)
+        decoded[name] = decode(decoder, test_features)
+        q = summarize_quality(image_quality(x_test, decoded[name]))
+        rows.append({"decoder": name, "ssim": q["ssim_mean"], "ssim_std": q["ssim_std"], "psnr_db": q["psnr_mean"],
+                     "psnr_std": q["psnr_std"], "mse": q["mse_mean"], "assumes": ASSUMES[name],
+                     "public_images": len(chosen) - n_val, "attack_epochs": epochs, "attack_minutes": result.seconds / 60,
+                     "attack_steps": epochs * steps_per_epoch(len(chosen) - n_val, batch_size)})
+    return pd.DataFrame(rows), decoded
 
 
 def attack_sizes(available: int, sizes: tuple[int, ...] = ATTACK_SIZES) -> list[tuple[str, int]]:

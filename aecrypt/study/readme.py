@@ -18,6 +18,7 @@ import pandas as pd
 from aecrypt import config
 from aecrypt.errors import AecryptError
 from aecrypt.files import write_text
+from aecrypt.experiments.substitute_decoder import ATTACKER, ATTACKER_EQUAL_STEPS, ATTACKER_OTHER_SCANS, RECEIVER
 from aecrypt.paper import PAPER_MSE, PAPER_SSIM, PAPER_TABLE3, PAPER_TABLE6, inconsistencies_markdown
 from aecrypt.study.report import SCHEDULE_WORDS, first_seed_folder, seed_folders
 
@@ -110,10 +111,10 @@ def result_rows(run: RunColumn) -> dict[str, tuple[str, str]]:
                           ("AES-256-GCM, features float32", paper_times.iloc[1]), ("encoder + AES-256-GCM (whole sender)", paper_times.iloc[1])):
         value = run.value("table3_timing", _timing(method), "encryption_s", "{:.4g}")
         rows[f"encryption time (s): {method}"] = (value, f"{paper:g}")
-    for name in ("real decoder (the receiver)", "substitute decoder (the attacker)"):
+    for name in (RECEIVER, ATTACKER, ATTACKER_EQUAL_STEPS, ATTACKER_OTHER_SCANS):
         rows[f"test SSIM through the {name}"] = (
             run.value("table_substitute_decoder", lambda t, n=name: t["decoder"] == n, "ssim", "{:.3f}"),
-            "\"no conclusions can be built\"" if "attacker" in name else "")
+            "\"no conclusions can be built\"" if name == ATTACKER else "")
     return rows
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from aecrypt.experiments.robustness import MATCHED_KINDS
 from aecrypt.experiments.security_verdicts import ATTACK_SSIM_RATIO
-from aecrypt.experiments.substitute_decoder import ATTACKER, RECEIVER
+from aecrypt.experiments.substitute_decoder import ATTACKER, ATTACKER_EQUAL_STEPS, ATTACKER_OTHER_SCANS, RECEIVER
 from aecrypt.study import table_names as tables
 
 #: The share of seeds in which a claim must hold (or fail) for a verdict without "depends".
@@ -135,11 +135,11 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("no conclusions without the decoder (equal steps)",
           "\"no conclusions can be built over the data without the secret autoencoder model\" (Section 1)",
           "as above, for an attacker given as many gradient steps as the owner took (value: attacker over receiver)",
-          lambda folder: attacker_ratio(folder, "substitute decoder, equal steps (the attacker)"), lambda value: value < ATTACK_RATIO),
+          lambda folder: attacker_ratio(folder, ATTACKER_EQUAL_STEPS), lambda value: value < ATTACK_RATIO),
     Claim("no conclusions without the decoder (other people's scans)",
           "\"no conclusions can be built over the data without the secret autoencoder model\" (Section 1)",
           "as above, for an attacker trained on other people's scans only (value: attacker over receiver)",
-          lambda folder: attacker_ratio(folder, "substitute decoder, other people's scans (the attacker)"), lambda value: value < ATTACK_RATIO),
+          lambda folder: attacker_ratio(folder, ATTACKER_OTHER_SCANS), lambda value: value < ATTACK_RATIO),
     *_noise_claims(),
     Claim("encryption time saved",
           "\"the encryption and decryption time were reduced by approximately 72%\" (Section 4; Tables 3 and 4: 68 to 75 %)",
