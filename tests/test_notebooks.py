@@ -184,6 +184,11 @@ def test_same_seed_gives_the_same_tables_under_cpu_load(smoke_study, tmp_path):
     second = _tables(results_of(tmp_path))
     assert len(second) >= 12
     for name, table in second.items():
+        if name == "table_verdicts":  # it also decides the timing claims, from notebook 04, which this run leaves out
+            table = table[~table["verdict"].str.contains("measured once")]
+            expected = first[name][~first[name]["verdict"].str.contains("measured once")]
+            pd.testing.assert_frame_equal(table.reset_index(drop=True), expected.reset_index(drop=True), obj=name)
+            continue
         pd.testing.assert_frame_equal(table, first[name], obj=name)
 
 
