@@ -206,6 +206,8 @@ def performance_lines(bench: Path) -> list[str]:
              f"({meta['cpu_count']} cores), commit `{meta['git_commit']}`"
              + (" (**made from a tree with uncommitted changes**)" if dirty else "") + ".", "",
              "| measurement | value | target |", "| --- | --- | --- |"]
+    if "section" in table and (table["section"] == "skipped").any():
+        lines[0] += " " + " ".join(f"{r['measurement'].capitalize()}: {r['note']}." for _, r in table[table["section"] == "skipped"].iterrows())
     for prefix in README_BENCH:
         rows = table[table["measurement"].str.startswith(prefix) & (table["unit"] != "GFLOP/s")]
         for _, row in rows.iterrows():

@@ -1,0 +1,36 @@
+"""The benchmark finishes on any CPU: without native bfloat16 its bfloat16 rows are skipped and say so."""
+
+import importlib.util
+import sys
+
+import pandas as pd
+import pytest
+
+from aecrypt.config import PROJ_ROOT
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    """benchmarks/bench.py as a module (it imports its neighbour profiling.py)."""
+    monkeypatch.syspath_prepend(str(PROJ_ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("bench", PROJ_ROOT / "benchmarks" / "bench.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_cpu_without_native_bfloat16_skips_the_bfloat16_rows_and_says_so(bench, monkeypatch, tmp_path):
+    monkeypatch.setattr(bench, "native_bfloat16", lambda: False)
+    assert bench.benched_precisions() == ["float32"]
+    assert bench.main(["--quick", "--part", "core", "--out", str(tmp_path), "--quality-epochs", "1", "--repeats", "2"]) == 0
+    table = pd.read_csv(tmp_path / "bench.csv")
+    assert not table["measurement"].str.contains(r"\[mixed_bfloat16\]").any()
+    skipped = table[table["section"] == "skipped"]
+    assert len(skipped) == 1 and "no native bfloat16" in skipped["note"].iloc[0]
+    assert "not measured on this CPU" in (tmp_path / "precision_quality.md").read_text()
+
+
+def test_a_cpu_with_native_bfloat16_benchmarks_both(bench, monkeypatch):
+    monkeypatch.setattr(bench, "native_bfloat16", lambda: True)
+    assert bench.benched_precisions() == ["float32", "mixed_bfloat16"]
