@@ -103,7 +103,24 @@ def _figures():
         "aes_size_sweep": lambda: draw.aes_size_sweep(_aes_sweep()),
         "size_vs_quality": lambda: draw.size_vs_quality(_size_quality(), SEALED_SUFFIX),
         "attack_curve": lambda: draw.attack_curve(_attack_curve(), 0.95),
+        "seeds_training_history": lambda: draw.seeds_training_history(_across(history)),
+        "seeds_noise_methods": lambda: draw.seeds_noise_methods(_across(_noise_tables()[1]), NOISE_LABELS),
+        "seeds_noise_sweep": lambda: draw.seeds_noise_sweep(_across(_noise_tables()[3]), NOISE_LABELS, STRENGTH_AXIS_LABELS),
+        "seeds_attack_curve": lambda: draw.seeds_attack_curve(_across(_attack_curve()), _across(_decoders())),
     }
+
+
+def _across(table: pd.DataFrame) -> pd.DataFrame:
+    """A table as two training seeds would give it, stacked with a seed column (the second a little apart)."""
+    shifted = table.copy()
+    numeric = [c for c in shifted.columns if c in ("ssim", "ssim_mean", "loss", "val_loss")]
+    shifted[numeric] = shifted[numeric] * 0.97
+    return pd.concat([table.assign(seed=0), shifted.assign(seed=1)], ignore_index=True)
+
+
+def _decoders():
+    return pd.DataFrame({"decoder": ["real decoder (the receiver)", "substitute decoder (the attacker)",
+                                     "substitute decoder, equal steps (the attacker)"], "ssim": [0.95, 0.9, 0.92]})
 
 
 def _aes_sweep():
@@ -235,10 +252,17 @@ def _saved_values():
                                                                          rng=np.random.default_rng(0))},
         "fig_feature_views": {"image": image, "views": feature_similarity.feature_channel_views(features, image.shape[0])},
         "fig_substitute_decoder": {"rows": [("original", images), ("real decoder", images), ("attacker's decoder", images[::-1])]},
+        "fig_seeds_noise_methods": {"labels": NOISE_LABELS},
+        "fig_seeds_noise_sweep": {"labels": NOISE_LABELS, "strength_labels": STRENGTH_AXIS_LABELS},
     }, {
         tables.END_TO_END: _end_to_end(), tables.SIZE_VS_QUALITY: _size_quality(), tables.AES_SIZE_SWEEP: _aes_sweep(),
         tables.NOISE_ALL: long.assign(data="test"), tables.NOISE_SWEEP: sweep, tables.ATTACK_CURVE: _attack_curve(),
         tables.SUBSTITUTE_DECODER: pd.DataFrame({"decoder": ["real", "substitute"], "ssim": [0.95, 0.9]}),
+        tables.ACROSS_SEEDS["training_history"]: _across(pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.1, 0.05, 0.04],
+                                                                        "val_loss": [0.12, 0.06, 0.05]})),
+        tables.ACROSS_SEEDS[tables.NOISE_ALL]: _across(long.assign(data="test")), tables.ACROSS_SEEDS[tables.NOISE_SWEEP]: _across(sweep),
+        tables.ACROSS_SEEDS[tables.ATTACK_CURVE]: _across(_attack_curve()),
+        tables.ACROSS_SEEDS[tables.SUBSTITUTE_DECODER]: _across(_decoders()),
     }
 
 

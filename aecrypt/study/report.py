@@ -116,6 +116,7 @@ def write_report(profile: str, seconds: dict[str, float], overrides: dict[str, A
         times = dict(sorted({**{k: v for k, v in earlier.items() if k not in times}, **times}.items()))
     write_seed_tables(out)
     verdicts = write_verdicts(out)
+    draw_across_seeds(out, write_across_seeds(out))
     lines = [f"# aecrypt study report: `{profile}` profile", ""]
     if profile == "smoke":
         lines += [SMOKE_BANNER, ""]
@@ -158,6 +159,38 @@ def write_report(profile: str, seconds: dict[str, float], overrides: dict[str, A
     lines += ["", "Each notebook's resolved parameters are in [`runs/`](runs/); each extra seed's tables in `seed-<n>/`."]
     write_json(out / "runs" / "study.json", {**meta, "seconds": times})
     return write_text(out / "REPORT.md", "\n".join(lines) + "\n")
+
+
+def write_across_seeds(out: Path) -> list[str]:
+    """Each training seed's rows of the tables the spread figures draw, stacked with a ``seed``
+    column (``table_names.ACROSS_SEEDS``, CSV only); none with fewer than two seeds."""
+    from aecrypt.study.table_names import ACROSS_SEEDS
+
+    folders = seed_folders(out)
+    written = []
+    for table, name in ACROSS_SEEDS.items():
+        frames = [pd.read_csv(f / f"{table}.csv").assign(seed=seed) for seed, f in folders.items() if (f / f"{table}.csv").is_file()]
+        if len(frames) >= 2:
+            write_table(pd.concat(frames, ignore_index=True), name, out, formats=("csv",))
+            written.append(name)
+    return written
+
+
+#: The figures of the spread across seeds, each with the values its draw function needs beside its tables.
+SEED_FIGURES = ("fig_seeds_training_loss", "fig_seeds_noise_methods", "fig_seeds_noise_sweep", "fig_seeds_attack_curve")
+
+
+def draw_across_seeds(out: Path, written: list[str]) -> list[str]:
+    """Draw every figure of the spread across seeds whose stacked tables were written."""
+    from aecrypt.method.noise import NOISE_LABELS, STRENGTH_AXIS_LABELS
+    from aecrypt.study.figures import registry
+
+    values = {"fig_seeds_noise_methods": {"labels": NOISE_LABELS},
+              "fig_seeds_noise_sweep": {"labels": NOISE_LABELS, "strength_labels": STRENGTH_AXIS_LABELS}}
+    drawn = [name for name in SEED_FIGURES if set(registry.FIGURES[name].tables) <= set(written)]
+    for name in drawn:
+        registry.publish(name, out, **values.get(name, {}))
+    return drawn
 
 
 def write_verdicts(out: Path) -> Path | None:

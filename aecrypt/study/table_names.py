@@ -34,3 +34,7 @@ DIFFERENTIAL = "table_differential"
 FEATURE_SIMILARITY = "table_feature_similarity"
 ATTACK_CURVE = "table_attack_curve"
 SUBSTITUTE_DECODER = "table_substitute_decoder"
+# the report: each seed's rows of a table stacked with a seed column, for figures of the spread across seeds
+ACROSS_SEEDS = {"training_history": "table_across_seeds_training_history", NOISE_SWEEP: "table_across_seeds_noise_sweep",
+                NOISE_ALL: "table_across_seeds_noise_robustness_all", ATTACK_CURVE: "table_across_seeds_attack_curve",
+                SUBSTITUTE_DECODER: "table_across_seeds_substitute_decoder"}

@@ -303,7 +303,7 @@ def attack_curve(curve: pd.DataFrame, receiver_ssim: float) -> plt.Figure:
     bars: standard deviation over test images), with the real decoder's SSIM as a line."""
     fig, ax = plt.subplots(figsize=figsize("single", 0.8))
     ax.errorbar(curve["trained_on"], curve["ssim"], yerr=curve["ssim_std"], marker="o", capsize=3,
-                label="attacker's decoder (trained from scratch)")
+                label="attacker's decoder (trained from scratch; bars: ± 1 sd over test images)")
     ax.axhline(receiver_ssim, color="black", linestyle=":", label=f"real decoder ({receiver_ssim:.3f})")
     ax.set_xscale("log")
     ax.set_xticks(curve["trained_on"], [f"{n}" for n in curve["trained_on"]])
@@ -311,5 +311,98 @@ def attack_curve(curve: pd.DataFrame, receiver_ssim: float) -> plt.Figure:
     axis_labels(ax, "images the attacker trained on (log scale; none of them the owner's training images)", "SSIM on the test images")
     panel_title(ax, f"An attacker with the encoder: {int(curve['epochs'].iloc[0])} epochs per point")
     ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------ across training seeds (the report)
+#: How the spread across seeds is drawn and named: the band or bar is one standard deviation.
+SEED_SPREAD = "sd"
+
+
+def _seeds_note(long: pd.DataFrame) -> str:
+    """'mean over seeds 0, 1, 2; band or bars: ± 1 sd across seeds' for a figure drawn from a long table with a seed column."""
+    seeds = sorted(long["seed"].unique())
+    return f"mean over training seeds {', '.join(map(str, seeds))}; band or bars: ± 1 standard deviation across seeds"
+
+
+def seeds_training_history(long: pd.DataFrame) -> plt.Figure:
+    """Figure 5 across seeds: training and validation loss per epoch, mean with its spread across seeds."""
+    import seaborn as sns
+
+    melted = long.melt(id_vars=["seed", "epoch"], value_vars=["loss", "val_loss"], var_name="curve", value_name="mse")
+    melted["curve"] = melted["curve"].map({"loss": "training loss", "val_loss": "validation loss"})
+    fig, ax = plt.subplots(figsize=figsize("single", 0.8))
+    sns.lineplot(data=melted, x="epoch", y="mse", hue="curve", errorbar=SEED_SPREAD, marker="o", ax=ax)
+    axis_labels(ax, "epoch", "mean squared error (log scale)")
+    log_y(ax)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    panel_title(ax, "Training and validation loss (cf. the paper's Figure 5)")
+    ax.legend(title=None)
+    fig.text(0.5, -0.02, wrap(_seeds_note(long) + ".", fig.get_figwidth()), ha="center", va="top", fontsize=points("legend.fontsize"))
+    fig.tight_layout()
+    return fig
+
+
+def seeds_noise_sweep(long: pd.DataFrame, kind_labels: dict[str, str], strength_labels: dict[str, str]) -> plt.Figure:
+    """The noise sweep across seeds: each method's SSIM against noise strength, mean with its spread across seeds."""
+    import seaborn as sns
+
+    kinds = list(dict.fromkeys(long["noise"]))
+    colours = method_colours(long["method"])
+    fig, axes = plt.subplots(1, len(kinds), figsize=figsize("double", 0.5), sharey=True, squeeze=False)
+    for ax, kind in zip(axes[0], kinds):
+        sns.lineplot(data=long[long["noise"] == kind], x="strength", y="ssim_mean", hue="method", palette=colours,
+                     errorbar=SEED_SPREAD, marker="o", ax=ax, legend=ax is axes[0, 0])
+        ax.set_xscale("log")
+        ax.set_title(kind_labels[kind])
+        ax.set_ylabel("")
+        axis_labels(ax, f"{strength_labels[kind]} (log scale)")
+    axes[0, 0].set_ylabel("SSIM against the clean original")
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    axes[0, 0].get_legend().remove()
+    fig.legend(handles, names, ncol=min(len(names), 3), loc="lower center")
+    rows = -(-len(names) // 3) + 1
+    fig.text(0.5, 1.0, wrap(_seeds_note(long), fig.get_figwidth()), ha="center", va="bottom", fontsize=points("legend.fontsize"))
+    fig.tight_layout(rect=(0, min(0.45, rows * 2.2 * points("legend.fontsize") / 72 / fig.get_figheight()), 1, 1))
+    return fig
+
+
+def seeds_noise_methods(long: pd.DataFrame, kind_labels: dict[str, str]) -> plt.Figure:
+    """SSIM of every method per noise kind across seeds: bars at the mean, error bars ± 1 sd across seeds."""
+    import seaborn as sns
+
+    data = long.assign(kind=long["noise"].map(lambda k: kind_labels.get(k, k)))
+    colours = method_colours(data["method"])
+    fig, ax = plt.subplots(figsize=figsize("double", 0.45))
+    sns.barplot(data=data, x="kind", y="ssim_mean", hue="method", palette=colours, errorbar=SEED_SPREAD, capsize=0.1, ax=ax)
+    ax.grid(axis="x", visible=False)
+    ax.set_xlabel("noise added to the test images")
+    ax.set_ylabel("SSIM against the clean original")
+    panel_title(ax, _seeds_note(long))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, title=None)
+    fig.tight_layout()
+    return fig
+
+
+def seeds_attack_curve(curve: pd.DataFrame, decoders: pd.DataFrame) -> plt.Figure:
+    """The attacker's test SSIM against its number of images, mean with its spread across seeds,
+    and every decoder of ``table_substitute_decoder`` (the receiver, the bounds) as mean ± sd lines."""
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=figsize("double", 0.45))
+    order = list(dict.fromkeys(curve["attacker_images"].astype(str)))
+    trained = curve.assign(attacker_images=curve["attacker_images"].astype(str)).groupby("attacker_images")["trained_on"].mean()
+    sns.pointplot(data=curve.assign(attacker_images=curve["attacker_images"].astype(str)), x="attacker_images", y="ssim",
+                  order=order, errorbar=SEED_SPREAD, capsize=0.1, ax=ax, label="attacker's decoder, as many epochs as the owner")
+    ax.set_xticks(range(len(order)), [f"{label} ({trained[label]:.0f} trained on)" for label in order])
+    spread = decoders.groupby("decoder", sort=False)["ssim"].agg(["mean", "std"])
+    for (name, row), style in zip(spread.iterrows(), (":", "--", "-.", (0, (1, 3)))):
+        if name.startswith("substitute decoder (the attacker)"):
+            continue  # the curve's last point
+        ax.axhline(row["mean"], color="black", linestyle=style, label=f"{name}: {row['mean']:.3f} ± {row['std']:.3f}")
+    axis_labels(ax, "images the attacker has (a tenth kept for validation; none of them the owner's training images)", "SSIM on the test images")
+    panel_title(ax, _seeds_note(curve))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=1)
     fig.tight_layout()
     return fig

@@ -54,6 +54,11 @@ def _image_panels(d: dict[str, Any]) -> plt.Figure:
     return draw.image_panels(prepare.panels_back(d))
 
 
+def _across(table: str) -> str:
+    """The name of a table's rows from every training seed, stacked (``tables.ACROSS_SEEDS``)."""
+    return tables.ACROSS_SEEDS[table]
+
+
 #: Every figure a run draws, by file name, in notebook order.
 FIGURES: dict[str, FigureSpec] = {
     "fig_leakage": FigureSpec(lambda d: draw.leakage_histograms(d["per_split"], d["threshold"]), prepare=prepare.leakage_data),
@@ -89,6 +94,19 @@ FIGURES: dict[str, FigureSpec] = {
     "fig_attack_curve": FigureSpec(
         lambda d: draw.attack_curve(d[tables.ATTACK_CURVE], float(d[tables.SUBSTITUTE_DECODER]["ssim"].iloc[0])),
         tables=(tables.ATTACK_CURVE, tables.SUBSTITUTE_DECODER)),
+    # drawn by the report in a run's folder, from every training seed's rows (tables.ACROSS_SEEDS)
+    "fig_seeds_training_loss": FigureSpec(lambda d: draw.seeds_training_history(d[_across("training_history")]),
+                                          tables=(_across("training_history"),)),
+    "fig_seeds_noise_methods": FigureSpec(
+        lambda d: draw.seeds_noise_methods(d[_across(tables.NOISE_ALL)].query("data == 'test'"), d["labels"]),
+        tables=(_across(tables.NOISE_ALL),), prepare=lambda labels: {"labels": dict(labels)}),
+    "fig_seeds_noise_sweep": FigureSpec(
+        lambda d: draw.seeds_noise_sweep(d[_across(tables.NOISE_SWEEP)], d["labels"], d["strength_labels"]),
+        tables=(_across(tables.NOISE_SWEEP),),
+        prepare=lambda labels, strength_labels: {"labels": dict(labels), "strength_labels": dict(strength_labels)}),
+    "fig_seeds_attack_curve": FigureSpec(
+        lambda d: draw.seeds_attack_curve(d[_across(tables.ATTACK_CURVE)], d[_across(tables.SUBSTITUTE_DECODER)]),
+        tables=(_across(tables.ATTACK_CURVE), _across(tables.SUBSTITUTE_DECODER))),
 }
 
 
