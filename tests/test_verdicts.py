@@ -60,3 +60,22 @@ def test_every_claim_quotes_the_paper_and_states_a_rule():
     assert len(keys) == len(set(keys))
     for claim in CLAIMS:
         assert claim.paper.startswith('"') and "(" in claim.paper and claim.rule
+
+
+def test_the_deployed_variant_faces_the_same_claims(tmp_path):
+    from aecrypt.study.verdicts import variant_table
+
+    def variant(name, identified, shape):
+        folders = {seed: _seed_folder(tmp_path / name, seed, 0.8, identified=identified) for seed in (0, 1)}
+        pd.DataFrame({"payload": ["features float32"], "scheme": ["gcm"], "backend": ["pycryptodome"], "shape": [shape],
+                      "plaintext_bytes": [int(np.prod([int(n) for n in shape.split("x")])) * 4], "encrypt_median_s": [1e-4]}
+                     ).to_csv(folders[0] / "table_aes_timing.csv", index=False)
+        return folders
+
+    table = variant_table({"Dense(3)": variant("dense", 0.6, "48x48x3"), "deployed": variant("deployed", 0.1, "48x48x32")})
+    rows = table.set_index(["claim", "variant"])
+    assert rows.loc[("features are not a picture", "Dense(3)"), "verdict"] == "does not hold in any of 2 seeds"
+    assert rows.loc[("features are not a picture", "deployed"), "verdict"] == "holds in 2 of 2 seeds"
+    assert rows.loc[("feature bytes at the paper's 224 px", "deployed"), "mean"] == 1_605_632  # 112x112x32 float32
+    assert rows.loc[("feature bytes at the paper's 224 px", "Dense(3)"), "mean"] == 150_528
+    assert rows.loc[("feature bytes (this run's image size)", "deployed"), "verdict"] == "measured once"

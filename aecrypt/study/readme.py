@@ -146,6 +146,27 @@ def verdict_lines(runs: list[RunColumn]) -> list[str]:
     return lines
 
 
+def variant_lines(run: RunColumn) -> list[str]:
+    """The Dense(3) model beside the deployed variant, claim by claim (mean ± sd, the verdict), from ``table_deployed_variant``."""
+    table = run.table("table_deployed_variant")
+    if table is None:
+        return []
+    variants = list(dict.fromkeys(table["variant"]))
+    lines = ["| claim | " + " | ".join(variants) + " |", "|" + " --- |" * (len(variants) + 1)]
+    for claim, rows in table.groupby("claim", sort=False):
+        cells = []
+        for variant in variants:
+            row = rows[rows["variant"] == variant]
+            if row.empty:
+                cells.append("")
+                continue
+            row = row.iloc[0]
+            value = f"{row['mean']:.4g}" + (f" ± {row['sd']:.2g}" if pd.notna(row["sd"]) else "")
+            cells.append(value if row["verdict"] == "measured once" else f"{value}: {row['verdict']}")
+        lines.append(f"| {claim} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def provenance_line(run: RunColumn, name: str) -> str:
     """Where a run's numbers come from: commits, CPU, times, and how its values are aggregated."""
     meta = json.loads((run.out / "runs" / "study.json").read_text())
@@ -180,6 +201,11 @@ def readme_block(results: Path | None = None, bench: Path | None = None) -> str:
     lines = [README_START, "From the committed runs:", ""]
     lines += [f"- {provenance_line(run, name)}" for name, run in runs]
     lines += ["", *results_table([run for _, run in runs])]
+    variants = variant_lines(runs[0][1])
+    if variants:
+        lines += ["", "**The deployed variant.** Section 4: \"we intentionally add dense layer (3) to the autoencoder so that we "
+                  "can present it to the reader as an image, but in real-life applications, this last layer will not be applied.\" "
+                  f"The claims put to both (`{runs[0][0]}` profile; `table_deployed_variant`):", "", *variants]
     verdicts = verdict_lines([run for _, run in runs])
     if verdicts:
         lines += ["", "**The paper's claims, decided per training seed** (rules and values in each REPORT.md, "

@@ -116,6 +116,7 @@ def write_report(profile: str, seconds: dict[str, float], overrides: dict[str, A
         times = dict(sorted({**{k: v for k, v in earlier.items() if k not in times}, **times}.items()))
     write_seed_tables(out)
     verdicts = write_verdicts(out)
+    variants = write_variant_table(out)
     draw_across_seeds(out, write_across_seeds(out))
     lines = [f"# aecrypt study report: `{profile}` profile", ""]
     if profile == "smoke":
@@ -142,6 +143,12 @@ def write_report(profile: str, seconds: dict[str, float], overrides: dict[str, A
                   "Each claim is decided in every training seed's folder by the rule given, then aggregated: each seed's value, "
                   "mean ± sd, the 95 % t-interval and how many seeds it holds in. Where seeds disagree, the verdict says so.", "",
                   (out / "table_verdicts.md").read_text().strip(), ""]
+    if variants is not None:
+        lines += ["## The deployed variant beside the Dense(3) model", "",
+                  "Section 4: \"we intentionally add dense layer (3) to the autoencoder so that we can present it to the reader "
+                  "as an image, but in real-life applications, this last layer will not be applied.\" The study's model keeps "
+                  "the Dense(3) layer, as the paper's experiment did; the deployed variant drops it (its encoder sends the third "
+                  "Conv2D's 32 channels). The same claims, put to both:", "", (out / "table_deployed_variant.md").read_text().strip(), ""]
     lines += ["## Tables", ""] + _tables_markdown(out, out)
     if first != out:
         lines += [f"## Tables of the first training seed (`{first.name}/`)", "",
@@ -193,6 +200,18 @@ def draw_across_seeds(out: Path, written: list[str]) -> list[str]:
     return drawn
 
 
+def write_variant_table(out: Path) -> Path | None:
+    """``table_deployed_variant``: the claims put to the Dense(3) model and to the deployed variant
+    (the named run ``verdicts.DEPLOYED_RUN``, when it has trained seeds); None without it."""
+    from aecrypt.study.verdicts import DEPLOYED_RUN, variant_table
+
+    main, deployed = seed_folders(out), seed_folders(out / DEPLOYED_RUN)
+    if not main or not deployed:
+        return None
+    table = variant_table({"Dense(3), the paper's (for display)": main, "deployed (no Dense layer)": deployed})
+    return write_table(table, "table_deployed_variant", out, caption="The paper's claims put to the Dense(3) model and the deployed variant")["csv"]
+
+
 def write_verdicts(out: Path) -> Path | None:
     """``table_verdicts``: every claim decided in every seed's folder and aggregated (``aecrypt.study.verdicts``); None without seeds."""
     from aecrypt.study.verdicts import verdict_table
@@ -208,7 +227,7 @@ def _tables_markdown(folder: Path, out: Path) -> list[str]:
     """Each Markdown table of ``folder`` with a link to its CSV, relative to ``out``."""
     lines = []
     for table in sorted(folder.glob("*.md")):
-        if table.name in ("REPORT.md", "table_verdicts.md"):
+        if table.name in ("REPORT.md", "table_verdicts.md", "table_deployed_variant.md"):
             continue
         link = table.with_suffix(".csv").relative_to(out)
         lines += [f"### `{table.stem}`", "", table.read_text().strip(), "", f"Data: [{link}]({link})", ""]

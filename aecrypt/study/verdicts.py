@@ -219,3 +219,73 @@ def verdict_lines(table: pd.DataFrame) -> list[str]:
         spread = f"; mean {row['mean']:.3g} ± {row['sd']:.3g}" if pd.notna(row.get("sd")) else ""
         lines.append(f"{row['claim']}: {row['verdict']} (values {values}{spread}).")
     return lines
+
+
+# ------------------------------------------------------------ the deployed variant beside the Dense(3) model
+
+#: The named run of the deployed variant (``bottleneck=0``: no Dense display layer) in a profile's results.
+DEPLOYED_RUN = "deployed"
+#: The claims put to both variants, by key.
+VARIANT_CLAIMS = ("reconstruction", "features are not a picture", "no conclusions without the decoder")
+
+
+def feature_bytes(folder: Path, side: str = "run") -> float | None:
+    """Bytes of the float32 features AES encrypts: at the run's image size (``table_aes_timing``),
+    or at the paper's 224 px (``table_aes_paper_size``; the Dense(3) map or the deployed one)."""
+    from aecrypt.experiments.aes_timing import DEPLOYED_PAYLOAD, feature_payload
+
+    table = _table(folder, tables.AES_TIMING if side == "run" else tables.AES_PAPER_SIZE)
+    if table is None:
+        return None
+    payload = feature_payload("float32") if side == "run" else DEPLOYED_PAYLOAD
+    rows = table[(table["payload"] == payload) & (table["scheme"] == "gcm")]
+    return float(rows["plaintext_bytes"].iloc[0]) if len(rows) else None
+
+
+def feature_bytes_at_paper_size(folder: Path) -> float | None:
+    """Bytes the run's encoder would send at the paper's 224x224 input: a 112x112 map of its own
+    feature channels in float32 (the channels read from ``table_aes_timing``'s feature shape)."""
+    from aecrypt.experiments.aes_timing import PAPER_SIDE, feature_payload
+
+    table = _table(folder, tables.AES_TIMING)
+    if table is None:
+        return None
+    shape = table.loc[table["payload"] == feature_payload("float32"), "shape"]
+    return float((PAPER_SIDE // 2) ** 2 * int(str(shape.iloc[0]).split("x")[-1]) * 4) if len(shape) else None
+
+
+def feature_aes_seconds(folder: Path) -> float | None:
+    """AES-256-GCM's median time (pycryptodome) on the run's float32 features (``table_aes_timing``)."""
+    from aecrypt.experiments.aes_timing import PYCRYPTODOME, feature_payload
+
+    table = _table(folder, tables.AES_TIMING)
+    if table is None:
+        return None
+    rows = table[(table["payload"] == feature_payload("float32")) & (table["scheme"] == "gcm") & (table["backend"] == PYCRYPTODOME)]
+    return float(rows["encrypt_median_s"].iloc[0]) if len(rows) else None
+
+
+def variant_table(variants: dict[str, dict[int, Path]]) -> pd.DataFrame:
+    """The paper's claims put to each variant (its seed folders by seed): reconstruction, whether a
+    feature channel is a picture, the substitute-decoder attack, decided per seed; and the bytes
+    of its features with AES's time on them (measured once, on the first seed's model)."""
+    by_key = {claim.key: claim for claim in CLAIMS}
+    measures = (
+        Claim("feature bytes (this run's image size)", "", "bytes of the float32 features AES encrypts",
+              feature_bytes, lambda value: True, per_seed=False),
+        Claim("feature bytes at the paper's 224 px", "", "bytes of a 112x112 float32 map of the encoder's channels",
+              feature_bytes_at_paper_size, lambda value: True, per_seed=False),
+        Claim("AES-256-GCM on the features (s)", "", "median time to encrypt the float32 features (pycryptodome)",
+              feature_aes_seconds, lambda value: True, per_seed=False),
+    )
+    rows = []
+    for variant, folders in variants.items():
+        for claim in [by_key[key] for key in VARIANT_CLAIMS] + list(measures):
+            chosen = folders if claim.per_seed else dict(list(folders.items())[:1])
+            row = decide(claim, {seed: claim.measure(folder) for seed, folder in chosen.items()})
+            if row["seeds"]:
+                rows.append({"variant": variant, **row, **({"verdict": "measured once"} if not claim.paper else {})})
+    table = pd.DataFrame(rows)
+    seed_columns = sorted((c for c in table.columns if c.startswith("seed ")), key=lambda c: int(c.split()[1]))
+    order = ["claim", "variant", *seed_columns, "mean", "sd", "holds_in", "seeds", "verdict"]
+    return table[[c for c in order if c in table.columns]].sort_values("claim", kind="stable", ignore_index=True) if len(table) else table
