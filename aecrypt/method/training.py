@@ -172,12 +172,60 @@ def train_autoencoder(
     """
     epoch_learning_rate(learning_rate, 1, max(epochs, 1), schedule)  # an unknown schedule fails before any work
     strategy = strategy or tf.distribute.get_strategy()
+    optimizer = _optimizer(autoencoder, strategy, learning_rate)
+    train_step, eval_step = _steps(autoencoder, optimizer, strategy)
+    rng = np.random.default_rng(seed) if shuffle else None
+    history_path = _start_history(history_csv)
+    rows: list[dict] = []
+    best_loss, best_epoch, best_weights = np.inf, 0, None
+    stopped = "completed all epochs"
+    start = time.perf_counter()
+    total_images = 0
+    bar = tqdm(total=epochs, desc=label, unit="epoch", disable=not progress)
+    for epoch in range(1, epochs + 1):
+        optimizer.learning_rate.assign(epoch_learning_rate(learning_rate, epoch, epochs, schedule))
+        row, seen = _epoch(epoch, train_step, eval_step, train_data, val_data, batch_size, rng, optimizer)
+        total_images += seen
+        rows.append(row)
+        _append_history(history_path, row)
+        if row["val_loss"] < best_loss:
+            best_loss, best_epoch = row["val_loss"], epoch
+            best_weights = [w.numpy().copy() for w in autoencoder.weights]
+            if checkpoint:
+                _save_weights(autoencoder, Path(checkpoint))
+        bar.set_postfix(loss=f"{row['loss']:.5f}", val_loss=f"{row['val_loss']:.5f}", img_s=f"{row['images_per_second']:.1f}")
+        bar.update(1)
+        live(f"{label}, epoch {epoch}/{epochs}: loss {row['loss']:.5f}, validation {row['val_loss']:.5f}"
+             f"{' (best)' if best_epoch == epoch else ''}, {row['seconds']:.0f} s")
+        reason = _stop_reason(epoch, epochs, best_epoch, patience, time.perf_counter() - start, row["seconds"], time_budget_s)
+        if reason:
+            stopped = reason
+            break
+    bar.close()
+    if best_weights is not None:
+        for variable, value in zip(autoencoder.weights, best_weights):
+            variable.assign(value)
+    elapsed = time.perf_counter() - start
+    train_time = sum(r["seconds"] for r in rows)
+    streamed = kept_on_disk(train_data) or isinstance(train_data, tf.data.Dataset)
+    return TrainingResult(pd.DataFrame(rows, columns=list(HISTORY_COLUMNS)), best_epoch, stopped, elapsed,
+                          total_images / max(train_time, 1e-9), "streamed" if streamed else "in memory", schedule)
+
+
+def _optimizer(autoencoder: keras.Model, strategy: tf.distribute.Strategy, learning_rate: float):
+    """Adamax (Section 4) built for the model's weights under ``strategy``; the model must have been built in its scope."""
     weights = autoencoder.trainable_variables
     if not strategy.extended.variable_created_in_scope(getattr(weights[0], "value", weights[0])):  # Keras 3 wraps tf.Variable
         raise ParameterError("build the model inside strategy.scope() to train it under that strategy")
     with strategy.scope():
         optimizer = keras.optimizers.Adamax(learning_rate=learning_rate)
         optimizer.build(weights)
+    return optimizer
+
+
+def _steps(autoencoder: keras.Model, optimizer, strategy: tf.distribute.Strategy):
+    """The compiled training step (on one device, or split across ``strategy``'s replicas) and the evaluation step."""
+    weights = autoencoder.trainable_variables
     mse = keras.losses.MeanSquaredError()
 
     @tf.function(reduce_retracing=True)
@@ -209,67 +257,55 @@ def train_autoencoder(
         reconstruction = autoencoder(x, training=False)
         return mse(y, reconstruction), categorical_accuracy(y, reconstruction)
 
-    rng = np.random.default_rng(seed) if shuffle else None
-    history_path = Path(history_csv) if history_csv else None
-    if history_path:
-        history_path.parent.mkdir(parents=True, exist_ok=True)
-        history_path.write_text(",".join(HISTORY_COLUMNS) + "\n")
-    rows: list[dict] = []
-    best_loss, best_epoch, best_weights = np.inf, 0, None
-    stopped = "completed all epochs"
-    start = time.perf_counter()
-    total_images = 0
-    bar = tqdm(total=epochs, desc=label, unit="epoch", disable=not progress)
-    for epoch in range(1, epochs + 1):
-        epoch_start = time.perf_counter()
-        optimizer.learning_rate.assign(epoch_learning_rate(learning_rate, epoch, epochs, schedule))
-        losses, sizes = [], []
-        for x, y in _batches(train_data, batch_size, rng):
-            losses.append(float(train_step(x, y)))
-            sizes.append(int(x.shape[0]))
-        seen = sum(sizes)
-        train_seconds = time.perf_counter() - epoch_start
-        val_loss, val_acc = evaluate(eval_step, val_data, batch_size)
-        seconds = time.perf_counter() - epoch_start
-        total_images += seen
-        row = {
-            "epoch": epoch,
-            "loss": float(np.average(losses, weights=sizes)),
-            "val_loss": val_loss,
-            "val_accuracy": val_acc,
-            "learning_rate": float(optimizer.learning_rate.numpy()),
-            "seconds": seconds,
-            "images_per_second": seen / train_seconds,
-        }
-        rows.append(row)
-        if history_path:
-            with open(history_path, "a", newline="") as handle:
-                csv.writer(handle).writerow([row[k] for k in HISTORY_COLUMNS])
-        if val_loss < best_loss:
-            best_loss, best_epoch = val_loss, epoch
-            best_weights = [w.numpy().copy() for w in autoencoder.weights]
-            if checkpoint:
-                _save_weights(autoencoder, Path(checkpoint))
-        bar.set_postfix(loss=f"{row['loss']:.5f}", val_loss=f"{val_loss:.5f}", img_s=f"{row['images_per_second']:.1f}")
-        bar.update(1)
-        live(f"{label}, epoch {epoch}/{epochs}: loss {row['loss']:.5f}, validation {val_loss:.5f}"
-             f"{' (best)' if best_epoch == epoch else ''}, {seconds:.0f} s")
-        elapsed = time.perf_counter() - start
-        if patience is not None and epoch - best_epoch >= patience:
-            stopped = f"early stopping: no better validation loss for {patience} epochs"
-            break
-        if time_budget_s is not None and epoch < epochs and elapsed + seconds > time_budget_s:
-            stopped = f"time budget: another epoch (~{seconds:.0f} s) would pass {time_budget_s:.0f} s"
-            break
-    bar.close()
-    if best_weights is not None:
-        for variable, value in zip(autoencoder.weights, best_weights):
-            variable.assign(value)
-    elapsed = time.perf_counter() - start
-    train_time = sum(r["seconds"] for r in rows)
-    streamed = kept_on_disk(train_data) or isinstance(train_data, tf.data.Dataset)
-    return TrainingResult(pd.DataFrame(rows, columns=list(HISTORY_COLUMNS)), best_epoch, stopped, elapsed,
-                          total_images / max(train_time, 1e-9), "streamed" if streamed else "in memory", schedule)
+    return train_step, eval_step
+
+
+def _epoch(epoch: int, train_step, eval_step, train_data, val_data, batch_size: int, rng, optimizer) -> tuple[dict, int]:
+    """One epoch: every training batch, then the validation loss; its history row and the images seen."""
+    epoch_start = time.perf_counter()
+    losses, sizes = [], []
+    for x, y in _batches(train_data, batch_size, rng):
+        losses.append(float(train_step(x, y)))
+        sizes.append(int(x.shape[0]))
+    seen = sum(sizes)
+    train_seconds = time.perf_counter() - epoch_start
+    val_loss, val_acc = evaluate(eval_step, val_data, batch_size)
+    return {
+        "epoch": epoch,
+        "loss": float(np.average(losses, weights=sizes)),
+        "val_loss": val_loss,
+        "val_accuracy": val_acc,
+        "learning_rate": float(optimizer.learning_rate.numpy()),
+        "seconds": time.perf_counter() - epoch_start,
+        "images_per_second": seen / train_seconds,
+    }, seen
+
+
+def _start_history(history_csv: str | Path | None) -> Path | None:
+    """A history CSV with its header written, or None: rows are appended epoch by epoch."""
+    if not history_csv:
+        return None
+    path = Path(history_csv)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(",".join(HISTORY_COLUMNS) + "\n")
+    return path
+
+
+def _append_history(path: Path | None, row: dict) -> None:
+    """Append one epoch's row, so an interrupted run leaves a readable history."""
+    if path:
+        with open(path, "a", newline="") as handle:
+            csv.writer(handle).writerow([row[k] for k in HISTORY_COLUMNS])
+
+
+def _stop_reason(epoch: int, epochs: int, best_epoch: int, patience: int | None, elapsed: float, seconds: float,
+                 time_budget_s: float | None) -> str | None:
+    """Why training stops after this epoch (early stopping, the opt-in time budget), or None to go on."""
+    if patience is not None and epoch - best_epoch >= patience:
+        return f"early stopping: no better validation loss for {patience} epochs"
+    if time_budget_s is not None and epoch < epochs and elapsed + seconds > time_budget_s:
+        return f"time budget: another epoch (~{seconds:.0f} s) would pass {time_budget_s:.0f} s"
+    return None
 
 
 def _shard(strategy: tf.distribute.Strategy, batch: tf.Tensor):
