@@ -39,3 +39,10 @@ def key():
     from aecrypt.method.keys import generate_key
 
     return generate_key()
+
+
+def pytest_collection_modifyitems(items):
+    """Every notebook test is slow too: ``pytest -m "not slow"`` runs the unit tests alone."""
+    for item in items:
+        if item.get_closest_marker("notebooks"):
+            item.add_marker(pytest.mark.slow)

@@ -20,6 +20,7 @@ def bench(monkeypatch):
     return module
 
 
+@pytest.mark.slow
 def test_a_cpu_without_native_bfloat16_skips_the_bfloat16_rows_and_says_so(bench, monkeypatch, tmp_path):
     monkeypatch.setattr(bench, "native_bfloat16", lambda: False)
     assert bench.benched_precisions() == ["float32"]

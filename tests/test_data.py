@@ -256,6 +256,7 @@ def test_stratified_split_proportions():
     assert set(train).isdisjoint(test) and len(train) + len(test) == 30
 
 
+@pytest.mark.slow
 def test_default_dataset_loads_without_network(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the default dataset tried to use the network")
@@ -330,6 +331,7 @@ def test_slab_split_refuses_folders_and_bad_fractions(tmp_path, rng):
         slab_roles(*_planes_and_positions(), 1.5, 0.1, 1.0, np.random.default_rng(0))
 
 
+@pytest.mark.slow
 def test_default_split_has_no_near_duplicate_test_slices():
     # the measurement behind DEFAULT_GUARD_MM: no test slice has a training slice (or its mirror)
     # as similar as neighbouring slices are; the old random split had one for every test slice
@@ -342,6 +344,7 @@ def test_default_split_has_no_near_duplicate_test_slices():
     assert slabs.test_hash() != random.test_hash() and len(slabs.test_hash()) == 16
 
 
+@pytest.mark.slow
 def test_ood_scans_install_with_the_package(monkeypatch):
     import socket
 
@@ -355,6 +358,7 @@ def test_ood_scans_install_with_the_package(monkeypatch):
     assert all(image.std() > 0.05 for image in images)  # real pictures, not blank frames
 
 
+@pytest.mark.slow
 def test_held_out_images_are_neither_training_images_nor_beside_a_test_slab():
     # the attacker's fair share (notebook 06): never the owner's training slices, and no
     # nearer to a test slice than the owner's training slices are

@@ -38,6 +38,7 @@ print(json.dumps(out))
 TOLERANCE = 1e-5
 
 
+@pytest.mark.slow
 def test_two_logical_cpus_under_mirrored_give_one_devices_loss_curve():
     done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -290,6 +290,7 @@ def test_every_registered_figure_has_saved_data_here(saved_run):
     assert [name for name in registry.FIGURES if not registry.has_data(name, saved_run)] == []
 
 
+@pytest.mark.slow
 def test_registered_figures_drawn_from_files_have_human_labels(saved_run):
     paper = "paper"  # the narrowest: labels wrap, legends must fit two columns
     for name in registry.FIGURES:
@@ -308,6 +309,7 @@ def test_registered_figures_drawn_from_files_have_human_labels(saved_run):
 SAMPLE = ("fig6_image_journey", "fig_time_breakdown")
 
 
+@pytest.mark.slow
 def test_redrawing_gives_the_same_bytes_in_the_journal_format(tmp_path):
     from PIL import Image
 
@@ -325,6 +327,7 @@ def test_redrawing_gives_the_same_bytes_in_the_journal_format(tmp_path):
                 assert png.width / 300 <= 7.2 * 1.02, f"{path.name} is {png.width / 300:.2f} in wide, wider than two columns"
 
 
+@pytest.mark.slow
 def test_another_style_goes_beside_the_run_s_own(saved_run):
     own = (saved_run / "fig_attack_curve.png").read_bytes() if (saved_run / "fig_attack_curve.png").exists() else None
     saved = registry.redraw("fig_attack_curve", saved_run, "slides")
@@ -355,6 +358,7 @@ def test_figure_data_of_an_older_layout_is_refused_in_one_line(tmp_path, capsys)
     assert error.count("\n") == 0 and error.startswith("aecrypt: error: ") and str(old) in error and "aecrypt reproduce" in error
 
 
+@pytest.mark.slow
 def test_figures_command_needs_no_tensorflow(tmp_path):
     """``aecrypt figures`` redraws a run (and its seed folders) without importing TensorFlow or Keras."""
     for folder in (tmp_path / "smoke", tmp_path / "smoke" / "seed-1"):
@@ -412,6 +416,7 @@ def test_style_sheets_ship_with_the_package():
         style.style_sheets("poster")
 
 
+@pytest.mark.slow
 def test_a_notebook_shows_every_figure_it_publishes(tmp_path, monkeypatch):
     """Each ``publish`` shows its figure as an image in its own cell's output, not only a
     notebook's first one; a figure drawn by hand afterwards still shows too."""

@@ -101,6 +101,7 @@ def test_save_and_load_halves_separately(tiny_models, tmp_path, rng):
     np.testing.assert_array_equal(dec(enc(x)).numpy(), decoder(encoder(x)).numpy())
 
 
+@pytest.mark.slow
 def test_saving_unchanged_weights_gives_the_same_bytes(tiny_models, tmp_path, rng):
     """Issue 32: a re-run that re-saves a model must leave its file as it was (zip dates, the
     save date in metadata.json); the file still loads, in aecrypt and in plain Keras."""

@@ -8,6 +8,7 @@ from aecrypt.method import noise
 from aecrypt.experiments import robustness
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not robustness.bm3d_available(), reason="the optional bm3d package is not installed here")
 def test_bm3d_in_parallel_gives_the_same_images_as_one_at_a_time():
     rng = np.random.default_rng(3)

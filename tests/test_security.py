@@ -153,6 +153,7 @@ def test_equal_steps_give_the_attacker_the_owners_gradient_steps():
     assert substitute_decoder.equal_step_epochs(1, 1000, 4) == 1
 
 
+@pytest.mark.slow
 def test_attack_bounds_train_one_decoder_per_pool(tiny_models):
     _, encoder, _ = tiny_models
     rng = np.random.default_rng(0)

@@ -74,6 +74,7 @@ def test_sharded_cache_is_written_shard_by_shard_and_reads_back_the_in_memory_ar
         check_value("memory_limit_mb", -5.0, "Optional[float]")
 
 
+@pytest.mark.slow
 def test_a_folder_over_the_memory_bound_trains_streamed_with_the_in_memory_loss_curve(tmp_path, rng):
     from aecrypt.method.model import build_autoencoder, save_model
     from aecrypt.method.pipeline import encode
@@ -99,6 +100,7 @@ def test_a_folder_over_the_memory_bound_trains_streamed_with_the_in_memory_loss_
     np.testing.assert_allclose(curves["streamed"], curves["in memory"], rtol=1e-6)  # same batches, same order
 
 
+@pytest.mark.slow
 def test_denoising_fine_tune_noises_a_streamed_set_batch_by_batch(tmp_path, rng):
     from aecrypt.experiments import robustness
     from aecrypt.method.model import build_autoencoder

@@ -22,6 +22,7 @@ def _train(seed, tmp_path, **kwargs):
                              history_csv=tmp_path / f"history-{seed}.csv", progress=False, **kwargs)
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_loss_history(tmp_path):
     a = _train(5, tmp_path)
     b = _train(5, tmp_path)
@@ -29,6 +30,7 @@ def test_same_seed_gives_the_same_loss_history(tmp_path):
     np.testing.assert_allclose(a.history["val_loss"], b.history["val_loss"], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_history_csv_is_written_each_epoch(tmp_path):
     result = _train(1, tmp_path)
     written = pd.read_csv(tmp_path / "history-1.csv")
@@ -37,6 +39,7 @@ def test_history_csv_is_written_each_epoch(tmp_path):
     assert result.history["loss"].iloc[-1] < result.history["loss"].iloc[0]
 
 
+@pytest.mark.slow
 def test_loop_matches_keras_fit(tmp_path):
     x = _data()
     seed_everything(3)
@@ -54,6 +57,7 @@ def test_loop_matches_keras_fit(tmp_path):
     np.testing.assert_allclose(result.history["val_accuracy"], fitted.history["val_accuracy"], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_early_stopping_and_best_weights(tmp_path):
     seed_everything(0)
     autoencoder, _, _ = build_autoencoder(image_size=16)
@@ -64,6 +68,7 @@ def test_early_stopping_and_best_weights(tmp_path):
     assert (tmp_path / "best.weights.h5").exists()
 
 
+@pytest.mark.slow
 def test_time_budget_stops_training(tmp_path):
     result = _train(2, tmp_path, time_budget_s=0.0)
     assert len(result.history) == 1 and "time budget" in result.stopped_because
@@ -92,6 +97,7 @@ def test_validation_split():
     assert len(val) == 2 and set(train).isdisjoint(val)
 
 
+@pytest.mark.slow
 def test_trains_on_input_target_pairs():
     x = _data()
     noisy = np.clip(x + np.random.default_rng(1).normal(0, 0.1, x.shape), 0, 1).astype(np.float32)
@@ -113,6 +119,7 @@ def test_mismatched_pairs_are_rejected():
         train_autoencoder(autoencoder, (x[:9], x[:8]), x[9:], epochs=1, progress=False)
 
 
+@pytest.mark.slow
 def test_mixed_bfloat16_trains_and_keeps_float32_outputs():
     seed_everything(0)
     autoencoder, encoder, decoder = build_autoencoder(image_size=16, precision="mixed_bfloat16")
@@ -143,6 +150,7 @@ def test_cosine_schedule_starts_at_the_rate_and_falls_each_epoch():
     assert {epoch_learning_rate(0.002, epoch, 8, "constant") for epoch in range(1, 9)} == {0.002}
 
 
+@pytest.mark.slow
 def test_training_follows_the_schedule_and_records_each_epoch_s_rate(tmp_path):
     cosine = _train(4, tmp_path, schedule="cosine")
     written = pd.read_csv(tmp_path / "history-4.csv")
@@ -165,6 +173,7 @@ def test_an_unknown_schedule_fails_before_any_training(tmp_path):
     assert not (tmp_path / "history-0.csv").exists()
 
 
+@pytest.mark.slow
 def test_the_training_record_names_the_schedule(tmp_path):
     from aecrypt.method.training import describe_schedule, training_record
 
