@@ -39,3 +39,13 @@ def key():
     from aecrypt.method.keys import generate_key
 
     return generate_key()
+
+
+@pytest.fixture(scope="session")
+def mni_slice():
+    """An MNI152 axial slice at its native 233x197 as 8-bit grey, cut as aecrypt.data.sources cuts them."""
+    from aecrypt.data.sources import mni152_slices
+    from aecrypt.method.pixels import to_uint8
+
+    slices, _, names, _ = mni152_slices()
+    return to_uint8(slices[names.index("mni152/axial/120")][..., None])[..., 0]
