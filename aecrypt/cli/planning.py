@@ -26,7 +26,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from aecrypt.errors import AecryptError, BatchFailedError, InputError, OutputError
-from aecrypt.files import TEMP_SUFFIX, remove_leftovers
+from aecrypt.files import TEMP_SUFFIX, remove_leftovers, temp_name_for
 from aecrypt.method.header import read_header
 from aecrypt.method.payload import read_payload
 from aecrypt.terminal import escaped
@@ -97,9 +97,9 @@ def _not_sealable(path: Path) -> str:
     if stat.S_ISDIR(info.st_mode):
         return ""
     if stat.S_ISLNK(info.st_mode):
-        return "a symbolic link (seal the file it points to)"
+        return "a symbolic link; seal the file it points to"
     if not stat.S_ISREG(info.st_mode):
-        return "not a regular file (a FIFO, device or socket)"
+        return "not a regular file: a FIFO, device or socket"
     if info.st_size == 0:
         return "empty"
     if path.name.endswith(TEMP_SUFFIX):
@@ -236,7 +236,7 @@ def output_folder(out: Path) -> Iterator[None]:
     try:
         try:
             out.mkdir(parents=True, exist_ok=True)
-            fd, probe = tempfile.mkstemp(dir=out, suffix=TEMP_SUFFIX)
+            fd, probe = tempfile.mkstemp(dir=out, prefix=temp_name_for(out / "write-probe"), suffix=TEMP_SUFFIX)
             os.close(fd)
             os.unlink(probe)
         except OSError as exc:

@@ -52,8 +52,8 @@ SSIM_STRIP_PIXELS = 1 << 21
 
 
 def ssim_window(shape: tuple[int, ...]) -> int:
-    """SSIM's window side for an image of ``shape``: the default 7, smaller (odd) for tiny images."""
-    return min(7, min(shape[:2]) // 2 * 2 - 1)
+    """SSIM's window side for an image of ``shape``: the default 7, smaller for tiny images (the largest odd side that fits)."""
+    return min(7, (min(shape[:2]) - 1) // 2 * 2 + 1)
 
 
 def ssim_in_strips(original: np.ndarray, other: np.ndarray, data_range: float = 1.0,
