@@ -271,3 +271,14 @@ def test_the_help_example_works_outside_the_repository_and_measures_fidelity(tmp
         assert done.returncode == 0, done.stderr
     assert read_header((tmp_path / "sealed" / "slice.png.aecrypt").read_bytes()).metadata["ssim"] >= 0.95
     assert Image.open(tmp_path / "opened" / "slice.png").size == (197, 233)
+
+
+def test_a_key_holders_header_with_a_huge_side_is_one_line(m, tmp_path):
+    key = bytes.fromhex((m / "study.key").read_text())
+    forged = {"layout": "native", "format": "image", "height": 10**6, "width": 10**6, "frames": 1, "channels": 1,
+              "dtype": "uint8", "window": [0, 255], "suffix": ".png"}
+    (tmp_path / "sealed").mkdir()
+    (tmp_path / "sealed" / "x.png.aecrypt").write_bytes(encrypt_features(np.zeros((4, 4, 3), np.float32), key, metadata=forged))
+    before = snapshot(tmp_path, m)
+    assert_failed(aecrypt(*decrypt(m, "sealed", "-o", "opened"), cwd=tmp_path), [("x.png.aecrypt", "does not fit its features")])
+    assert snapshot(tmp_path, m) == before
