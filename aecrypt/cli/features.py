@@ -43,13 +43,12 @@ from aecrypt.files import atomic_file, read_bounded
 from aecrypt.method.header import FILE_DTYPE, MAX_BODY_BYTES, read_header
 from aecrypt.method.keys import load_key
 from aecrypt.method.payload import decrypt_payload, encrypt_features, looks_like_payload, read_payload
+from aecrypt.study.runs import MANIFEST_FILE
 
 #: Training datasets of grey images (replicated to three channels): a colour image meets such a model with a warning.
 GREY_DATASETS = frozenset({"mni152"})
 #: A model's manifest is a few kilobytes of JSON; a larger file beside the encoder is not read.
 MAX_MANIFEST_BYTES = 1 << 20
-#: The manifest file beside a trained model (``aecrypt.study.runs.MANIFEST_FILE``; named here to keep the study wing unloaded).
-MANIFEST_FILE = "manifest.json"
 #: Bytes per feature value in the payload, by --dtype (to refuse an image whose features no payload holds).
 FEATURE_BYTES = {"float32": 4, "float16": 2, "uint8": 1}
 #: What a payload made at an image's own size says in its header (earlier payloads went through the model's square).
@@ -288,6 +287,8 @@ def _other_decoder(metadata: dict, decoder: _Model, args: argparse.Namespace) ->
     """Whether the payload names a decoder other than this one: refused, unless --any-decoder (then True)."""
     named = metadata.get("decoder")
     trained = metadata.get("model_features")
+    if trained is not None and not (isinstance(trained, list) and all(isinstance(n, int) for n in trained)):
+        raise PayloadFormatError(f"the header's model_features {trained!r} is not a shape; the payload was made wrongly")
     if trained is not None and tuple(trained) != decoder.features:
         mismatch = (f"this payload's encoder makes features of shape {tuple(trained)}, but this decoder takes "
                     f"{decoder.features}")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from aecrypt.data.stored import MAX_SCAN_FILE_BYTES, Scan, check_frame_size, frame_metadata, value_window
-from aecrypt.errors import ImageReadError, ImageSizeError, UnsupportedImageError
+from aecrypt.errors import ImageReadError, ImageSizeError, PayloadFormatError, UnsupportedImageError
 from aecrypt.files import FileTooLargeError, atomic_file, open_regular, read_bounded
 
 #: The photometric interpretations written back as they were read.
@@ -120,8 +120,11 @@ def write_dicom(path: Path, frames: np.ndarray, metadata: dict, private: bytes, 
     from pydicom import dcmread, dcmwrite
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-    dataset = dcmread(io.BytesIO(private))
-    bits = int(dataset.BitsAllocated)
+    try:
+        dataset = dcmread(io.BytesIO(private))
+        bits = int(dataset.BitsAllocated)
+    except Exception as exc:  # pydicom raises many types for a damaged header
+        raise PayloadFormatError(f"the payload's DICOM header does not parse ({type(exc).__name__}); the payload was made wrongly") from None
     pixels = frames.reshape(frames.shape if frames.shape[-1] > 1 else frames.shape[:-1])
     pixels = pixels[0] if len(frames) == 1 else pixels
     dataset.add_new(0x7FE00010, "OB" if bits == 8 else "OW", pixels.astype(pixels.dtype.newbyteorder("<")).tobytes())

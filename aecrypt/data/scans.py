@@ -43,7 +43,7 @@ def find_scans(folder: Path) -> list[Path]:
     """Every image, DICOM or NIfTI file under a folder, recursively, sorted (and suffix-less DICOM files)."""
     found = []
     for path in sorted(folder.rglob("*")):
-        if path.is_symlink() or not path.is_file():
+        if not path.is_file():  # a symbolic link to a file counts, as the file it names
             continue
         suffix = full_suffix(path.name).lower()
         if suffix in SCAN_SUFFIXES or (not suffix and looks_like_dicom(path)):
