@@ -2,7 +2,8 @@
 
 Writes go through a temporary file created with ``tempfile`` in the target's folder and
 renamed into place, so an interrupted run never leaves a half-written file; the
-temporary file is removed on any error. Reads of untrusted files are bounded and refuse
+temporary file is removed on any error. Its name (``.NAME.PID.XXXXXXXX.tmp``) says which
+process made it, so a later run finds what a killed one left (``remove_leftovers``). Reads of untrusted files are bounded and refuse
 anything that is not a regular file *before* a blocking read (a FIFO would hang).
 """
 
@@ -12,6 +13,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -36,9 +38,50 @@ class FileTooLargeError(OSError):
     """A file larger than the bound its reader allows."""
 
 
+#: A temporary file of ours: ``.NAME.PID.XXXXXXXX.tmp`` (``mkstemp``'s eight random characters), then perhaps the target's suffix.
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.(?P<pid>[0-9]{1,10})\.[a-z0-9_]{8}\.tmp(?:\.[^.]*)?")
+
+
 def temp_name_for(target: Path) -> str:
-    """The prefix of the temporary files written for ``target`` (``.NAME.``), so a later run can find leftovers."""
-    return f".{target.name[:TEMP_PREFIX_CHARS]}."
+    """The prefix of the temporary files written for ``target`` (``.NAME.PID.``), so a later run can find leftovers."""
+    return f".{target.name[:TEMP_PREFIX_CHARS]}.{os.getpid()}."
+
+
+def remove_leftovers(folder: str | Path, name: str | None = None) -> tuple[list[Path], list[Path]]:
+    """Remove the temporary files that killed runs left in ``folder`` (for target ``name`` only, if given).
+
+    Returns (removed, kept): a file whose process is still running is kept, as it is being
+    written. Only regular files named as ``temp_name_for`` names them are touched.
+    """
+    removed, kept = [], []
+    try:
+        entries = sorted(Path(folder).iterdir())
+    except OSError:
+        return removed, kept
+    for path in entries:
+        match = _TEMP_NAME.fullmatch(path.name)
+        if not match or (name is not None and match["name"] != name[:TEMP_PREFIX_CHARS]) or path.is_symlink() or not path.is_file():
+            continue
+        if _running(int(match["pid"])):
+            kept.append(path)
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed, kept
+
+
+def _running(pid: int) -> bool:
+    """Whether a process of that id exists (this one included)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        return True  # another user's process: leave its file alone
+    return True
 
 
 def _umask() -> int:

@@ -41,6 +41,16 @@ def key():
     return generate_key()
 
 
+@pytest.fixture(scope="session")
+def mni_slice():
+    """An MNI152 axial slice at its native 233x197 as 8-bit grey, cut as aecrypt.data.sources cuts them."""
+    from aecrypt.data.sources import mni152_slices
+    from aecrypt.method.pixels import to_uint8
+
+    slices, _, names, _ = mni152_slices()
+    return to_uint8(slices[names.index("mni152/axial/120")][..., None])[..., 0]
+
+
 def pytest_collection_modifyitems(items):
     """Every notebook test is slow too: ``pytest -m "not slow"`` runs the unit tests alone."""
     for item in items:

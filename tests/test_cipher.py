@@ -18,6 +18,7 @@ from aecrypt.method.payload import (
     ciphertext_bytes,
     decrypt_features,
     decrypt_file,
+    decrypt_payload,
     encrypt_features,
     encrypt_file,
     encrypt_image,
@@ -463,3 +464,36 @@ def test_payloads_written_before_the_split_still_decrypt():
     assert decrypt_file(EARLIER_FILE, key) == b"hello, sealed file"
     with pytest.raises(WrongKeyOrTamperedError):
         decrypt_features(EARLIER_FEATURES, generate_key(np.random.default_rng(1)))
+
+
+# ------------------------------------------------------------------ private block
+
+
+def test_a_private_block_travels_encrypted_and_authenticated(features, key):
+    secret = b"(0010,0010) PatientName Doe^Jane" * 10
+    payload = encrypt_features(features, key, metadata={"height": 4}, private=secret)
+    header = read_header(payload)
+    assert header.version == 3 and header.private_bytes == len(secret) and header.plaintext_bytes == features.nbytes
+    assert b"Doe^Jane" not in payload  # encrypted, not in the clear header
+    array, private = decrypt_payload(payload, key)
+    assert np.array_equal(array, features) and private == secret
+    assert np.array_equal(decrypt_features(payload, key), features)
+    assert decrypt_payload(encrypt_features(features, key), key)[1] == b""  # none: version 1 as before
+    with pytest.raises(WrongKeyOrTamperedError):
+        decrypt_payload(payload[:-30] + bytes([payload[-30] ^ 1]) + payload[-29:], key)
+    with pytest.raises(ParameterError, match="only in a gcm payload"):
+        encrypt_features(features, key, scheme="ecb", private=secret)
+
+
+def test_an_all_zero_key_file_is_refused(tmp_path):
+    path = tmp_path / "zero.key"
+    path.write_text("0" * 64 + "\n")
+    path.chmod(0o600)
+    with pytest.raises(KeyFileError, match="all zeros"):
+        load_key(path)
+    path.write_bytes(bytes(32))
+    with pytest.raises(KeyFileError, match="all zeros"):
+        load_key(path)
+    with pytest.raises(KeyFileError, match="all zeros"):
+        save_key(bytes(32), tmp_path / "new.key")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["zero.key"]

@@ -1,6 +1,7 @@
 """The ``aecrypt`` command line: reproduce the study, or encrypt real image files with a key.
 
-Every error is one line on stderr and a non-zero exit status, never a traceback.
+Every error is one line on stderr and a non-zero exit status, never a traceback; control
+characters in it (a file name's, a header field's) are printed escaped.
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ import sys
 
 from aecrypt.cli.parser import build_parser
 from aecrypt.errors import AecryptError
+from aecrypt.terminal import escaped, escaped_lines
 
 EXIT_ERROR = 1
+#: The commands whose every error is one line: a line break in one (from a file name) is printed escaped.
+ONE_LINE_COMMANDS = frozenset({"keygen", "encrypt", "decrypt", "seal", "unseal", "inspect"})
 #: The status a shell gives a command stopped by Ctrl-C (128 + SIGINT).
 EXIT_INTERRUPTED = 130
 
@@ -21,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except AecryptError as exc:
-        first, *rest = str(exc).splitlines() or [type(exc).__name__]
+        message = str(exc) or type(exc).__name__
+        first, *rest = [escaped(message)] if args.command in ONE_LINE_COMMANDS else escaped_lines(message)
         print(f"aecrypt: error: {first}", file=sys.stderr)
         for line in rest:
             print(line, file=sys.stderr)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from aecrypt.cli.crypto import cmd_decrypt, cmd_encrypt, cmd_inspect, cmd_keygen, cmd_seal, cmd_unseal
+from aecrypt.cli.crypto import cmd_inspect, cmd_keygen, cmd_seal, cmd_unseal
+from aecrypt.cli.features import cmd_decrypt, cmd_encrypt
 from aecrypt.cli.study import cmd_figures, cmd_readme, cmd_reproduce
 from aecrypt.config import STYLES
 from aecrypt.method.payload import FEATURE_DTYPES
@@ -14,8 +15,12 @@ from aecrypt.study.profiles import PROFILES
 MIN_SSIM = 0.95
 DESCRIPTION = ("Hybrid medical-image encryption: an autoencoder's features encrypted with AES-256-GCM "
                "(after Alslman et al., Electronics 2022).")
-EPILOG = ("Example: aecrypt keygen study.key && aecrypt encrypt scans/ --encoder models/default/main/encoder.keras "
-          "--key study.key -o sealed/")
+#: The example ``--help`` ends with: it runs from any folder (the committed model is found beside the package,
+#: with its decoder, so the loss is measured), as tests/test_cli.py checks.
+EXAMPLE = ("aecrypt keygen study.key && aecrypt encrypt scans/ --key study.key -o sealed/ && "
+           "aecrypt decrypt sealed/ --key study.key -o opened/")
+EPILOG = (f"Example: {EXAMPLE}  (encrypt and decrypt use the committed model, trained on MNI152 brain MRI, "
+          "unless given --encoder/--decoder; encrypt measures each image's reconstruction and refuses one below --min-ssim)")
 _PAYLOADS_OUT = "folder for the payloads; DIR/a/x.png becomes OUTPUT/a/x.png.aecrypt (sub-folders kept)"
 _REPLACE_PAYLOADS = "replace payloads that already exist (only aecrypt payloads; never an input)"
 _SENDERS_KEY = "key file made by 'aecrypt keygen' (mode 0600: only you may read it)"
@@ -51,9 +56,10 @@ def _keygen(commands: Commands) -> None:
 def _encrypt(commands: Commands) -> None:
     """aecrypt encrypt IMAGES --key KEY -o OUT, with the models, the precision and the fidelity bound."""
     p = commands.add_parser("encrypt", help="encode images with the encoder and encrypt the features (AES-256-GCM)")
-    p.add_argument("images", nargs="+", help="image files or folders (PNG, JPEG, TIFF)")
+    p.add_argument("images", nargs="+", help="image files or folders (PNG, JPEG, TIFF, DICOM, NIfTI); each is encoded "
+                                             "at its own size and bit depth, every frame of a multi-frame file")
     p.add_argument("--encoder", help="the sender's encoder (.keras), from notebook 02 (default: the committed model, "
-                                     "models/default/main/, trained on MNI152 brain MRI slices, with its decoder)")
+                                     "models/default/main/seed-0/, trained on MNI152 brain MRI slices, with its decoder)")
     p.add_argument("--key", required=True, help=_SENDERS_KEY)
     _output_arguments(p, _PAYLOADS_OUT, _REPLACE_PAYLOADS, "print nothing but errors and warnings")
     p.add_argument("--dtype", choices=FEATURE_DTYPES, default="float32",
@@ -65,6 +71,8 @@ def _encrypt(commands: Commands) -> None:
     p.add_argument("--min-ssim", type=float, default=MIN_SSIM,
                    help=f"refuse an image the decoder reconstructs below this SSIM (default {MIN_SSIM})")
     p.add_argument("--allow-lossy", action="store_true", help="encrypt images below --min-ssim anyway")
+    p.add_argument("--axis", type=int, default=2, choices=(0, 1, 2),
+                   help="the axis NIfTI volumes are sliced along (default 2: axial for RAS-oriented volumes)")
     p.set_defaults(func=cmd_encrypt)
 
 
@@ -73,7 +81,9 @@ def _decrypt(commands: Commands) -> None:
     p = commands.add_parser("decrypt", help="decrypt payloads and decode them into images (the autoencoder's lossy reconstruction)")
     p.add_argument("payloads", nargs="+", help=_PAYLOAD_FILES)
     p.add_argument("--decoder", help="the receiver's decoder (.keras), from notebook 02 (default: the committed model's, "
-                                     "models/default/main/decoder.keras)")
+                                     "models/default/main/seed-0/decoder.keras)")
+    p.add_argument("--any-decoder", action="store_true",
+                   help="decode with --decoder even if the payload names another (the stated fidelity then does not hold)")
     p.add_argument("--key", required=True, help="the key file the sender used")
     _output_arguments(p, "folder for the decoded images; DIR/a/x.png.aecrypt becomes OUTPUT/a/x.png (x.aecrypt: x.png)",
                       "replace images an earlier decrypt wrote (never an original scan, never an input)")
@@ -82,8 +92,9 @@ def _decrypt(commands: Commands) -> None:
 
 def _seal(commands: Commands) -> None:
     """aecrypt seal FILES --key KEY -o OUT."""
-    p = commands.add_parser("seal", help="encrypt image files themselves with AES-256-GCM (lossless: unseal gives them back bit for bit)")
-    p.add_argument("images", nargs="+", help="files, or folders of images (PNG, JPEG, TIFF)")
+    p = commands.add_parser("seal", help="encrypt any files themselves with AES-256-GCM (lossless: unseal gives them back bit for bit)")
+    p.add_argument("images", nargs="+", help="files, or folders (every regular file in them; the summary names what "
+                                             "was left out, and why)")
     p.add_argument("--key", required=True, help=_SENDERS_KEY)
     _output_arguments(p, _PAYLOADS_OUT, _REPLACE_PAYLOADS)
     p.set_defaults(func=cmd_seal)
@@ -101,8 +112,10 @@ def _unseal(commands: Commands) -> None:
 
 def _inspect(commands: Commands) -> None:
     """aecrypt inspect PAYLOADS (no key)."""
-    p = commands.add_parser("inspect", help="show a payload's header (scheme, dtype, shape, sizes, original size, fidelity); needs no key")
+    p = commands.add_parser("inspect", help="show a payload's header (scheme, dtype, shape, sizes, original size, fidelity); "
+                                            "without --key its fields are shown as unverified")
     p.add_argument("payloads", nargs="+", help="payload files (each is read; a failure names its file)")
+    p.add_argument("--key", help="verify each payload with this key first (its header is then authenticated)")
     p.set_defaults(func=cmd_inspect)
 
 

@@ -11,7 +11,7 @@ from PIL import Image, UnidentifiedImageError
 from skimage.transform import resize
 
 from aecrypt.errors import ImageReadError, ParameterError
-from aecrypt.files import atomic_file
+from aecrypt.files import NotRegularFileError, atomic_file, open_regular
 from aecrypt.method.pixels import pad_to_square, set_channels, to_uint8
 
 #: The image files aecrypt reads and writes, by suffix, with Pillow's name for each format.
@@ -23,8 +23,8 @@ JPEG_QUALITY = 95
 #: aecrypt wrote (which ``decrypt --force`` may replace) from an original scan (which it never does).
 EXIF_SOFTWARE = 0x0131
 WRITTEN_BY = "aecrypt decrypt (autoencoder reconstruction)"
-#: What Pillow raises for a file it cannot decode.
-_PIL_READ_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError)
+#: What Pillow raises for a file it cannot decode (and ``open_regular`` for one that is not a regular file).
+PIL_READ_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError)
 #: A pixel belongs to a fundus photograph's field of view above this grey level (of 1).
 FUNDUS_BACKGROUND = 0.04
 
@@ -32,10 +32,10 @@ FUNDUS_BACKGROUND = 0.04
 def read_image(path: str | Path) -> np.ndarray:
     """Read one PNG, JPEG or TIFF (8- or 16-bit; grey, RGB or RGBA) as float32 HxWxC in [0, 1]."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ImageReadError(f"{path}: no such image file")
     try:
-        with Image.open(path) as handle:
+        with open_regular(path) as stream, Image.open(stream) as handle:  # a FIFO is refused before it is read
             handle.load()
             image = handle
             if image.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
@@ -46,7 +46,9 @@ def read_image(path: str | Path) -> np.ndarray:
             f"{path}: this image has more pixels than Pillow reads safely (it could be a decompression bomb); "
             "downscale it before encrypting"
         ) from None
-    except _PIL_READ_ERRORS as exc:
+    except NotRegularFileError as exc:
+        raise ImageReadError(f"{path}: cannot read this image ({exc.strerror})") from None
+    except PIL_READ_ERRORS as exc:
         raise ImageReadError(
             f"{path}: cannot read this image ({exc.__class__.__name__}); it is corrupt, truncated or not "
             f"PNG/JPEG/TIFF. Supported: {', '.join(IMAGE_SUFFIXES)}"
@@ -101,9 +103,9 @@ def write_image(path: str | Path, image: np.ndarray, replace: bool = True) -> Pa
 def written_by_aecrypt(path: str | Path) -> bool:
     """Whether an image file carries the mark ``write_image`` puts in (a reconstruction, not an original)."""
     try:
-        with Image.open(path) as handle:
+        with open_regular(path) as stream, Image.open(stream) as handle:
             return handle.getexif().get(EXIF_SOFTWARE) == WRITTEN_BY
-    except (*_PIL_READ_ERRORS, Image.DecompressionBombError):
+    except (*PIL_READ_ERRORS, Image.DecompressionBombError):
         return False
 
 
@@ -122,9 +124,15 @@ def prepare_image(image: np.ndarray, image_size: int, channels: int = 3, fundus_
 
 def crop_fundus(image: np.ndarray, background: float = FUNDUS_BACKGROUND) -> np.ndarray:
     """Crop a fundus photograph to its circular field of view, dropping the black border."""
+    top, bottom, left, right = fundus_box(image, background)
+    return image[top:bottom, left:right]
+
+
+def fundus_box(image: np.ndarray, background: float = FUNDUS_BACKGROUND) -> tuple[int, int, int, int]:
+    """The rows and columns (top, bottom, left, right) of a fundus photograph's field of view (all of it if none)."""
     grey = image.mean(axis=-1)
     rows = np.flatnonzero(grey.max(axis=1) > background)
     cols = np.flatnonzero(grey.max(axis=0) > background)
     if rows.size == 0 or cols.size == 0:
-        return image
-    return image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        return 0, image.shape[0], 0, image.shape[1]
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1

@@ -1,6 +1,15 @@
-"""How close the receiver's image is to the sender's: what decrypt will write, measured
-against the original before it is encrypted, and a reconstruction restored to the
-original's size and channels (undoing the model's square input)."""
+"""How close the receiver's file is to the sender's, in the original's own units.
+
+``fidelity`` compares the values decrypt will write (the reconstruction at native size,
+mapped back to the original's value type and range, and through a lossy file format where
+the output is one) with the original's stored values: SSIM and PSNR over the range the
+original's values span (a 16-bit image of values 0..229 is judged over 229, not 65535),
+and the error in the scan's own units where it has them (HU for CT). Nothing is scaled or
+clipped on the way, so no loss is hidden.
+
+``restore_resized`` keeps payloads of earlier versions readable: they hold features of the
+model's square input, which were resized back to the original size.
+"""
 
 from __future__ import annotations
 
@@ -10,56 +19,58 @@ import numpy as np
 from PIL import Image
 from skimage.transform import resize
 
-from aecrypt.errors import ModelFileError, PayloadFormatError
-from aecrypt.method.metrics import psnr, ssim
-from aecrypt.method.payload import decrypt_features, encrypt_features
-from aecrypt.method.pipeline import decode
-from aecrypt.method.pixels import set_channels, to_uint8
+from aecrypt.errors import PayloadFormatError
+from aecrypt.method.metrics import ssim_in_strips
+from aecrypt.method.pixels import set_channels
 
-#: SSIM and PSNR are measured at the original size up to this many pixels; a larger image on a copy scaled down to it.
-FIDELITY_MAX_PIXELS = 2048 * 2048
-#: Digits kept of SSIM and PSNR in a payload's header.
+#: Digits kept of SSIM, PSNR and errors in a payload's header.
 METRIC_DIGITS = 4
+#: Rows of an image compared at a time when summing its errors (memory follows the rows, not the image).
+ERROR_ROWS = 256
 
 
-def measure_fidelity(decoder, original: np.ndarray, image: np.ndarray, features: np.ndarray, key: bytes, dtype: str,
-                     metadata: dict) -> dict:
-    """SSIM and PSNR of what decrypt will write against the original pixels, and at the model's size against ``image``.
+def fidelity(original: np.ndarray, written: np.ndarray, window: tuple[float, float], units: str = "",
+             slope: float = 1.0) -> dict:
+    """SSIM, PSNR and (with ``units``) the mean and largest error of ``written`` against ``original``.
 
-    The features are decoded as the receiver gets them (float16 or uint8 as sent); the
-    reconstruction is brought back to the original size and mode, as decrypt does, and
-    rounded to 8 bits. An image over ``FIDELITY_MAX_PIXELS`` is compared on copies scaled down to it.
+    Both are (N, H, W, C) stored values. SSIM and PSNR take the window's width (the
+    range the original's values span) as their data range; SSIM is the mean over
+    frames, ``ssim_worst`` the worst frame's; errors are ``slope`` times the stored values'.
     """
-    received = decrypt_features(encrypt_features(features, key, dtype=dtype), key)
-    reconstruction = np.clip(decode(decoder, received[None])[0], 0.0, 1.0)
-    if reconstruction.shape != image.shape:
-        raise ModelFileError(f"the decoder reconstructs {reconstruction.shape}, but the encoder takes {image.shape}; "
-                             "pass the decoder trained with this encoder")
-    written = to_uint8(restore_image(reconstruction, metadata)).astype(np.float32) / 255.0
-    original, written = _comparable(original, written)
-    return {**image_metrics(original, written, ""), **image_metrics(image, reconstruction, "model_")}
+    data_range = float(window[1] - window[0]) or 1.0
+    scores = [ssim_in_strips(a, b, data_range) for a, b in zip(original, written)]
+    squares, absolute, largest = _error_sums(original, written)
+    count = original.size
+    mse = squares / count
+    result = {"ssim": _rounded(float(np.mean(scores))),
+              "psnr": _rounded(10 * math.log10(data_range**2 / mse)) if mse > 0 else None}
+    if len(scores) > 1:
+        result["ssim_worst"] = _rounded(min(scores))
+    if units:
+        result.update(units=units, mean_error=_rounded(abs(slope) * absolute / count), max_error=_rounded(abs(slope) * largest))
+    return result
 
 
-def _comparable(original: np.ndarray, written: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The original and what decrypt writes, scaled down alike to ``FIDELITY_MAX_PIXELS``, with the original's channels."""
-    scale = min(1.0, math.sqrt(FIDELITY_MAX_PIXELS / (original.shape[0] * original.shape[1])))
-    if scale < 1.0:
-        size = (max(1, round(original.shape[0] * scale)), max(1, round(original.shape[1] * scale)))
-        original, written = (resize(x, (*size, x.shape[-1]), anti_aliasing=True, preserve_range=True) for x in (original, written))
-    if written.shape[-1] != original.shape[-1]:  # a grey decoder's output for a colour original
-        written = np.repeat(written, original.shape[-1], axis=-1)
-    return original, written
+def _error_sums(original: np.ndarray, written: np.ndarray) -> tuple[float, float, float]:
+    """Sum of squared and of absolute differences, and the largest difference, a few rows at a time in float64."""
+    squares = absolute = largest = 0.0
+    for frame_a, frame_b in zip(original, written):
+        for top in range(0, frame_a.shape[0], ERROR_ROWS):
+            diff = np.abs(frame_a[top : top + ERROR_ROWS].astype(np.float64) - frame_b[top : top + ERROR_ROWS].astype(np.float64))
+            squares += float(np.sum(diff * diff))
+            absolute += float(diff.sum())
+            largest = max(largest, float(diff.max(initial=0.0)))
+    return squares, absolute, largest
 
 
-def image_metrics(original: np.ndarray, other: np.ndarray, prefix: str = "") -> dict:
-    """SSIM and PSNR (None if infinite) of two images, rounded, under keys with ``prefix``."""
-    peak = psnr(original, other)
-    return {f"{prefix}ssim": round(ssim(original, other), METRIC_DIGITS),
-            f"{prefix}psnr": round(peak, METRIC_DIGITS) if math.isfinite(peak) else None}
+def _rounded(value: float) -> float:
+    """A metric as a header keeps it: a few significant digits."""
+    return float(f"{value:.{METRIC_DIGITS}g}") if abs(value) >= 10 else round(value, METRIC_DIGITS)
 
 
-def restore_image(image: np.ndarray, metadata: dict) -> np.ndarray:
-    """A reconstruction back at the original height and width (undoing pad-to-square) and, if it was grey, one channel."""
+def restore_resized(image: np.ndarray, metadata: dict) -> np.ndarray:
+    """A reconstruction of an earlier version's payload (the model's square size) back at the original
+    height and width (undoing pad-to-square) and, if it was grey, one channel."""
     height, width = metadata.get("height"), metadata.get("width")
     if height is None and width is None:
         return image  # a payload without metadata: the model's size
@@ -70,4 +81,3 @@ def restore_image(image: np.ndarray, metadata: dict) -> np.ndarray:
     top, left = (side - height) // 2, (side - width) // 2
     x = x[top : top + height, left : left + width].astype(np.float32)
     return set_channels(x, 1) if metadata.get("channels") == 1 and x.shape[-1] == 3 else x
-

@@ -3,19 +3,22 @@
 Payload layout (all integers big-endian)::
 
     magic     4 bytes  b"AECR"
-    version   u8       2 with a metadata block; 1 without (so payloads without metadata keep their size)
+    version   u8       3 with a private block; 2 with a metadata block; 1 without (each payload takes the lowest that holds it)
     scheme    u8       gcm | paper | ecb | cbc | ctr | paper-blocks (paper, paper-blocks: our two readings of the paper's row keys)
     dtype     u8       float32 | float16 | uint8q (quantised features) | uint8 (raw image) | file (a file's bytes)
     ndim      u8       then ndim x u32: the array's shape
     nquant    u16      then nquant x (scale f32, offset f32): uint8q's per-channel affine
     noncelen  u8       then the nonce / IV bytes
-    metalen   u16      then metalen bytes of UTF-8 JSON: an object (the image's size, mode, fidelity); version 2 only
-    bodylen   u64      then the ciphertext
+    metalen   u16      then metalen bytes of UTF-8 JSON: an object (the image's size, mode, fidelity); versions 2, 3
+    privlen   u32      bytes of private data encrypted after the array (a scan's own header); version 3 only, gcm only
+    bodylen   u64      then the ciphertext (of the array's bytes, then the private bytes)
     taglen    u8       then the tag (16 bytes for gcm, none otherwise)
 
 With ``gcm`` (the default) everything before the ciphertext is authenticated as
 associated data, so any altered byte, or a wrong key, raises ``WrongKeyOrTamperedError``.
-``read_header`` parses and checks a header without the key.
+``read_header`` parses and checks a header without the key. The metadata block is readable
+by anyone who holds the payload (authenticated, not secret); what must stay secret, such as
+a DICOM file's patient fields, goes into the private block, encrypted with the array.
 """
 
 from __future__ import annotations
@@ -31,12 +34,16 @@ from aecrypt.errors import ParameterError, PayloadFormatError
 from aecrypt.method.schemes import AUTHENTICATED_SCHEMES, PAPER_SCHEMES, SCHEMES, body_length, nonce_bytes, tag_bytes
 
 MAGIC = b"AECR"
-#: The newest payload format: version 2 adds the metadata block. A payload without metadata is written as version 1.
+#: The format with a metadata block; a payload without metadata is written as version 1.
 PAYLOAD_VERSION = 2
 #: The format version without the metadata block.
 PLAIN_VERSION = 1
+#: The newest format: version 3 adds the private block (encrypted with the array), for payloads that carry one.
+PRIVATE_VERSION = 3
 #: Versions ``read_header`` accepts.
-READABLE_VERSIONS = (PLAIN_VERSION, PAYLOAD_VERSION)
+READABLE_VERSIONS = (PLAIN_VERSION, PAYLOAD_VERSION, PRIVATE_VERSION)
+#: The largest private block (a scan's header, its overlays and private tags) a payload may carry.
+MAX_PRIVATE_BYTES = 64 << 20
 #: The largest metadata block (JSON) a header may carry.
 MAX_METADATA_BYTES = 4096
 MAX_NDIM = 8
@@ -48,11 +55,11 @@ _DTYPE_CODES = {"float32": 1, "float16": 2, "uint8q": 3, "uint8": 4, FILE_DTYPE:
 _SCHEME_CODES = {name: index + 1 for index, name in enumerate(SCHEMES)}
 _FIXED = struct.Struct(">4sBBBB")
 #: The largest header the format can describe: fixed part, shape, quantisation pairs, nonce, lengths.
-MAX_HEADER_BYTES = _FIXED.size + 4 * MAX_NDIM + 2 + 8 * 0xFFFF + 1 + 0xFF + 2 + MAX_METADATA_BYTES + 9
-#: The largest ciphertext ``read_payload`` accepts (features of one image are well under 1 MiB).
+MAX_HEADER_BYTES = _FIXED.size + 4 * MAX_NDIM + 2 + 8 * 0xFFFF + 1 + 0xFF + 2 + MAX_METADATA_BYTES + 4 + 9
+#: The largest array ciphertext ``read_payload`` accepts (the features of a large image are well under it).
 MAX_BODY_BYTES = 1 << 30
-#: The largest payload file ``read_payload`` reads: header, 1 GiB of ciphertext and the tag.
-MAX_PAYLOAD_BYTES = MAX_HEADER_BYTES + MAX_BODY_BYTES + 0xFF
+#: The largest payload file ``read_payload`` reads: header, 1 GiB of array, the private block and the tag.
+MAX_PAYLOAD_BYTES = MAX_HEADER_BYTES + MAX_BODY_BYTES + MAX_PRIVATE_BYTES + 0xFF
 BAD_MAGIC = "not an aecrypt payload (bad magic bytes); was this file made by aecrypt encrypt?"
 
 
@@ -71,6 +78,7 @@ class PayloadHeader:
     tag: bytes
     header_bytes: int
     metadata: dict = field(default_factory=dict)
+    private_bytes: int = 0
 
     @property
     def authenticated(self) -> bool:
@@ -79,7 +87,7 @@ class PayloadHeader:
 
     @property
     def plaintext_bytes(self) -> int:
-        """Size of the array that was encrypted."""
+        """Size of the array that was encrypted (the private block comes on top)."""
         return _product(self.shape) * np.dtype(NUMPY_DTYPES[self.dtype]).itemsize
 
     @property
@@ -101,17 +109,20 @@ def pack_header(
     metadata: bytes,
     body_len: int,
     tag_len: int,
+    private_len: int = 0,
 ) -> bytes:
     """Everything before the ciphertext, as bytes (authenticated as associated data in gcm)."""
-    version = PAYLOAD_VERSION if metadata else PLAIN_VERSION
+    version = PRIVATE_VERSION if private_len else PAYLOAD_VERSION if metadata else PLAIN_VERSION
     parts = [_FIXED.pack(MAGIC, version, _SCHEME_CODES[scheme], _DTYPE_CODES[dtype_code], len(shape))]
     parts.append(struct.pack(f">{len(shape)}I", *shape))
     parts.append(struct.pack(">H", len(scales)))
     for scale, offset in zip(scales, offsets):
         parts.append(struct.pack(">ff", float(scale), float(offset)))
     parts.append(struct.pack(">B", len(nonce)) + nonce)
-    if metadata:
+    if version >= PAYLOAD_VERSION:
         parts.append(struct.pack(">H", len(metadata)) + metadata)
+    if version >= PRIVATE_VERSION:
+        parts.append(struct.pack(">I", private_len))
     parts.append(struct.pack(">QB", body_len, tag_len))
     return b"".join(parts)
 
@@ -145,11 +156,13 @@ def read_header(payload: bytes) -> PayloadHeader:
     scales, offsets = _read_quantisation(reader, dtype, shape)
     nonce = _read_nonce(reader, scheme)
     metadata = _read_metadata(reader) if version >= PAYLOAD_VERSION else {}
-    body_len, tag_len = _read_lengths(reader, scheme, dtype, shape)
+    private_len = _read_private_length(reader, scheme) if version >= PRIVATE_VERSION else 0
+    body_len, tag_len = _read_lengths(reader, scheme, dtype, shape, private_len)
     header_bytes = reader.position
     _check_length(len(payload), header_bytes, body_len + tag_len)
     tag = payload[header_bytes + body_len :]
-    return PayloadHeader(version, scheme, dtype, tuple(shape), scales, offsets, nonce, body_len, tag, header_bytes, metadata)
+    return PayloadHeader(version, scheme, dtype, tuple(shape), scales, offsets, nonce, body_len, tag, header_bytes, metadata,
+                         private_len)
 
 
 def _read_fixed(reader: _Reader) -> tuple[int, str, str, int]:
@@ -198,16 +211,26 @@ def _read_metadata(reader: _Reader) -> dict:
     return _unpack_metadata(reader.take(meta_len))
 
 
-def _read_lengths(reader: _Reader, scheme: str, dtype: str, shape: tuple[int, ...]) -> tuple[int, int]:
-    """The body's and the tag's lengths, checked against what the scheme, dtype and shape need."""
+def _read_private_length(reader: _Reader, scheme: str) -> int:
+    """Version 3's private block length: bounded, and only under an authenticated scheme."""
+    (private_len,) = reader.unpack(struct.Struct(">I"))
+    if private_len > MAX_PRIVATE_BYTES or scheme not in AUTHENTICATED_SCHEMES:
+        raise PayloadFormatError(f"payload claims a private block of {private_len} bytes under scheme {scheme!r}; "
+                                 f"only gcm payloads carry one, of {MAX_PRIVATE_BYTES} bytes at most")
+    return private_len
+
+
+def _read_lengths(reader: _Reader, scheme: str, dtype: str, shape: tuple[int, ...], private_len: int = 0) -> tuple[int, int]:
+    """The body's and the tag's lengths, checked against what the scheme, dtype, shape and private block need."""
     body_len, tag_len = reader.unpack(struct.Struct(">QB"))
     expected_tag = tag_bytes(scheme)
     if tag_len != expected_tag:
         raise PayloadFormatError(f"payload's tag is {tag_len} bytes; scheme {scheme!r} uses {expected_tag}")
-    plain_len = _product(shape) * np.dtype(NUMPY_DTYPES[dtype]).itemsize
+    plain_len = _product(shape) * np.dtype(NUMPY_DTYPES[dtype]).itemsize + private_len
     if body_len != body_length(scheme, plain_len):
         raise PayloadFormatError(
-            f"payload's body is {body_len} bytes, but shape {shape} of {dtype} needs {body_length(scheme, plain_len)}"
+            f"payload's body is {body_len} bytes, but shape {shape} of {dtype} and its private block need "
+            f"{body_length(scheme, plain_len)}"
         )
     if scheme in PAPER_SCHEMES and len(shape) > 1 and shape[0] == 0:
         raise PayloadFormatError("payload has no rows")

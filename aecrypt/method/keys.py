@@ -19,7 +19,7 @@ from Crypto.Protocol.KDF import HKDF
 from Crypto.Random import get_random_bytes
 
 from aecrypt.errors import KeyFileError
-from aecrypt.files import FileTooLargeError, open_regular
+from aecrypt.files import FileTooLargeError, atomic_file, open_regular
 
 KEY_BYTES = 32  # AES-256
 #: Section 4: "encrypted using 256 keys derived from the original shared key".
@@ -58,18 +58,36 @@ def check_key(key: bytes) -> None:
 
 
 def save_key(key: bytes, path: str | Path) -> Path:
-    """Write a key as hex to a new file readable only by its owner (mode 0600); never overwrite."""
+    """Write a key as hex to a new file readable only by its owner (mode 0600); never overwrite.
+
+    The key is written to a private temporary file beside ``path`` and linked into place
+    only once complete, so a full disk or a kill leaves no empty or partial key file (and
+    the temporary file is removed on failure).
+    """
     check_key(key)
+    _check_not_zero(key)
     path = Path(path)
+    if os.path.lexists(path):
+        raise _exists(path)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with atomic_file(path, replace=False, private=True) as handle:
+            handle.write((key.hex() + "\n").encode("ascii"))
     except FileExistsError:
-        raise KeyFileError(f"{path}: a key file already exists there; choose another name or delete it yourself") from None
+        raise _exists(path) from None
     except OSError as exc:
-        raise KeyFileError(f"{path}: cannot create the key file ({exc.strerror})") from None
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key.hex() + "\n")
+        raise KeyFileError(f"{path}: cannot write the key file ({exc.strerror or exc}); nothing was written") from None
     return path
+
+
+def _exists(path: Path) -> KeyFileError:
+    """The error for a key file that is already there."""
+    return KeyFileError(f"{path}: a key file already exists there; choose another name or delete it yourself")
+
+
+def _check_not_zero(key: bytes) -> None:
+    """Refuse a key of 32 zero bytes: no generator makes one, so it was typed or left empty by mistake."""
+    if not any(key):
+        raise KeyFileError(f"the key is all zeros, which no random generator gives; {KEY_FORMAT}")
 
 
 def load_key(path: str | Path) -> bytes:
@@ -77,11 +95,16 @@ def load_key(path: str | Path) -> bytes:
 
     A file another user owns, or that the group or others may read or write, is refused
     (as ssh does; run ``chmod 600``), and so is one that could be read two ways, such as
-    32 hex characters (a 16-byte key in hex), and anything but a regular file (a FIFO or
+    32 hex characters (a 16-byte key in hex), a key of all zeros, and anything but a regular file (a FIFO or
     device is refused before it is read, so it cannot hang the reader).
     """
     path = Path(path)
-    return _parse_key(_read_key_file(path), path)
+    key = _parse_key(_read_key_file(path), path)
+    try:
+        _check_not_zero(key)
+    except KeyFileError as exc:
+        raise KeyFileError(f"{path}: {exc}") from None
+    return key
 
 
 def _read_key_file(path: Path) -> bytes:

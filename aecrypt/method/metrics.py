@@ -32,8 +32,38 @@ def ssim(original: np.ndarray, other: np.ndarray, data_range: float = 1.0) -> fl
     a = np.asarray(original, np.float64)
     b = np.asarray(other, np.float64)
     channel_axis = -1 if a.ndim == 3 else None
-    win = min(7, min(a.shape[:2]) // 2 * 2 - 1)  # the default 7x7 window, smaller for tiny images
-    return float(structural_similarity(a, b, data_range=data_range, channel_axis=channel_axis, win_size=win))
+    return float(structural_similarity(a, b, data_range=data_range, channel_axis=channel_axis, win_size=ssim_window(a.shape)))
+
+
+#: The smallest side SSIM measures (its smallest window, 3x3).
+SSIM_MIN_SIDE = 3
+#: ``ssim_in_strips`` works on strips of about this many pixels (SSIM holds some ten float64 copies of what it compares).
+SSIM_STRIP_PIXELS = 1 << 21
+
+
+def ssim_window(shape: tuple[int, ...]) -> int:
+    """SSIM's window side for an image of ``shape``: the default 7, smaller for tiny images (the largest odd side that fits)."""
+    return min(7, (min(shape[:2]) - 1) // 2 * 2 + 1)
+
+
+def ssim_in_strips(original: np.ndarray, other: np.ndarray, data_range: float = 1.0,
+                   strip_pixels: int = SSIM_STRIP_PIXELS) -> float:
+    """``ssim`` of two HxWxC images computed over strips of rows: the same value up to rounding, in
+    memory that follows the strip, not the image (each strip reads its window's rows beyond it)."""
+    height, width = original.shape[:2]
+    win = ssim_window(original.shape)
+    pad = (win - 1) // 2
+    rows = max(win, strip_pixels // max(width, 1))
+    if height <= rows + 2 * pad:
+        return ssim(original, other, data_range)
+    total, count = 0.0, 0
+    for start in range(pad, height - pad, rows):
+        stop = min(start + rows, height - pad)
+        a, b = (np.asarray(x[start - pad : stop + pad], np.float64) for x in (original, other))
+        _, local = structural_similarity(a, b, data_range=data_range, channel_axis=-1, win_size=win, full=True)
+        kept = local[pad : pad + stop - start, pad : width - pad]
+        total, count = total + float(kept.sum()), count + kept.size
+    return total / count
 
 
 #: SSIM's stabilising constants as fractions of the data range (Wang et al. 2004: K1, K2).
@@ -65,7 +95,7 @@ def ssim_and_foreground(original: np.ndarray, other: np.ndarray, data_range: flo
     a = np.asarray(original, np.float64)
     b = np.asarray(other, np.float64)
     channel_axis = -1 if a.ndim == 3 else None
-    win = min(7, min(a.shape[:2]) // 2 * 2 - 1)  # the default 7x7 window, smaller for tiny images
+    win = ssim_window(a.shape)
     whole, local = structural_similarity(a, b, data_range=data_range, channel_axis=channel_axis, win_size=win, full=True)
     body = (a.mean(axis=-1) if a.ndim == 3 else a) >= FOREGROUND_LEVEL * data_range
     if not body.any():

@@ -7,6 +7,7 @@ and are saved and loaded separately in the ``.keras`` format.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from pathlib import Path
@@ -267,6 +268,20 @@ def load_model(path: str | Path, expected: str | None = None) -> keras.Model:
     if expected is not None and model.name != names[expected]:
         raise ModelFileError(f"{path}: this is an aecrypt {model.name.split('_')[1]}, but a {expected} is needed")
     return model
+
+
+def weights_digest(model: keras.Model) -> str:
+    """SHA-256 (hex) of a model's weights: each variable's path, shape, dtype and values, in order.
+
+    It names a model by what it computes, not by its file: a payload records its encoder's
+    and decoder's digests, so ``decrypt`` can tell the sender's decoder from another one.
+    """
+    digest = hashlib.sha256()
+    for variable in model.weights:
+        value = keras.ops.convert_to_numpy(variable)
+        digest.update(f"{variable.path}|{value.shape}|{value.dtype.str}|".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
 
 
 def image_shape(decoder_or_encoder: keras.Model) -> tuple[int, ...]:

@@ -20,6 +20,7 @@ from aecrypt.method.header import (
     MAX_BODY_BYTES,
     MAX_NDIM,
     MAX_PAYLOAD_BYTES,
+    MAX_PRIVATE_BYTES,
     NUMPY_DTYPES,
     pack_header,
     pack_metadata,
@@ -42,6 +43,7 @@ def encrypt_features(
     dtype: str = "float32",
     rng: np.random.Generator | None = None,
     metadata: dict | None = None,
+    private: bytes = b"",
 ) -> bytes:
     """Encrypt a feature map (any float array) into a payload; ``dtype`` sets its size and precision.
 
@@ -49,7 +51,8 @@ def encrypt_features(
     float16's range) or ``uint8`` (a quarter, per-channel affine quantisation).
     ``rng`` draws the nonce from a seeded generator, for reproducible study tables only.
     ``metadata`` (a JSON object: the image's size, mode, fidelity) goes into the
-    authenticated header, readable without the key.
+    authenticated header, readable without the key. ``private`` (bytes: a scan's own header)
+    is encrypted after the features, so only the key holder reads it (``decrypt_payload``).
     """
     if dtype not in FEATURE_DTYPES:
         raise ParameterError(f"dtype must be one of {FEATURE_DTYPES}, not {dtype!r}")
@@ -71,7 +74,7 @@ def encrypt_features(
     else:
         data, scales, offsets = quantize_uint8(x)
         code = "uint8q"
-    return _seal(data, key, scheme, code, scales, offsets, rng, metadata)
+    return _seal(data, key, scheme, code, scales, offsets, rng, metadata, private)
 
 
 def encrypt_image(
@@ -116,6 +119,11 @@ def decrypt_features(payload: bytes, key: bytes, allow_unauthenticated: bool = F
     ``PayloadFormatError``. Unauthenticated schemes are refused unless
     ``allow_unauthenticated`` is set: they cannot tell a wrong key from a right one.
     """
+    return decrypt_payload(payload, key, allow_unauthenticated)[0]
+
+
+def decrypt_payload(payload: bytes, key: bytes, allow_unauthenticated: bool = False) -> tuple[np.ndarray, bytes]:
+    """The array a payload holds (as ``decrypt_features`` gives it) and its private block (b"" if none)."""
     check_key(key)
     header = read_header(payload)
     if not header.authenticated and not allow_unauthenticated:
@@ -126,17 +134,18 @@ def decrypt_features(payload: bytes, key: bytes, allow_unauthenticated: bool = F
     start = header.header_bytes
     body = bytes(payload[start : start + header.body_bytes])
     plain = decrypt_bytes(body, key, header.scheme, header.shape, header.nonce, header.tag, bytes(payload[:start]))
-    if len(plain) != header.plaintext_bytes:  # ecb/cbc: a wrong key can leave a valid-looking padding
+    plain, private = plain[: header.plaintext_bytes], plain[header.plaintext_bytes :]
+    if len(plain) != header.plaintext_bytes or len(private) != header.private_bytes:  # ecb/cbc: a wrong key can leave a valid-looking padding
         raise WrongKeyOrTamperedError(
             f"decryption failed: this {header.scheme} payload decrypts to {len(plain)} bytes where its header "
             f"says {header.plaintext_bytes}, so the key is wrong or the payload was altered"
         )
     data = np.frombuffer(plain, dtype=NUMPY_DTYPES[header.dtype]).reshape(header.shape)
     if header.dtype == "uint8q":
-        return dequantize_uint8(data, np.array(header.scales), np.array(header.offsets))
+        return dequantize_uint8(data, np.array(header.scales), np.array(header.offsets)), private
     if header.dtype in ("uint8", FILE_DTYPE):
-        return data.copy()
-    return data.astype(np.float32)
+        return data.copy(), private
+    return data.astype(np.float32), private
 
 
 def ciphertext_bytes(payload: bytes) -> bytes:
@@ -187,16 +196,19 @@ def _check_array(x: np.ndarray) -> None:
 
 def _seal(
     data: np.ndarray, key: bytes, scheme: str, dtype_code: str, scales: np.ndarray, offsets: np.ndarray,
-    rng: np.random.Generator | None = None, metadata: dict | None = None,
+    rng: np.random.Generator | None = None, metadata: dict | None = None, private: bytes = b"",
 ) -> bytes:
-    """Build the header, encrypt ``data``'s bytes under ``scheme`` and assemble the payload."""
+    """Build the header, encrypt ``data``'s bytes (then ``private``'s) under ``scheme`` and assemble the payload."""
     check_key(key)
     check_scheme(scheme)
     if data.ndim == 0 or data.ndim > MAX_NDIM:
         raise ParameterError(f"arrays of 1 to {MAX_NDIM} dimensions can be encrypted, not {data.ndim}")
-    plain = np.ascontiguousarray(data).tobytes()
+    if private and (scheme != "gcm" or len(private) > MAX_PRIVATE_BYTES):
+        raise ParameterError(f"a private block ({len(private)} bytes) travels only in a gcm payload, "
+                             f"of {MAX_PRIVATE_BYTES} bytes at most")
+    plain = np.ascontiguousarray(data).tobytes() + bytes(private)
     nonce = new_nonce(scheme, rng)
     header = pack_header(scheme, dtype_code, data.shape, scales, offsets, nonce, pack_metadata(metadata),
-                         body_length(scheme, len(plain)), tag_bytes(scheme))
+                         body_length(scheme, len(plain)), tag_bytes(scheme), len(private))
     body, tag = encrypt_bytes(plain, key, scheme, data.shape, nonce, header)
     return header + body + tag

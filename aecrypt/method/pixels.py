@@ -1,6 +1,6 @@
 """Pixel arrays: float images in [0, 1] as 8-bit values, stretched for viewing, given a channel
-count or padded to a square. Pure array operations, shared by the data, the pipeline and
-the figures."""
+count or padded to a square, and stored values (16-bit, float, a scan's) mapped onto [0, 1]
+and back. Pure array operations, shared by the data, the pipeline and the figures."""
 
 from __future__ import annotations
 
@@ -41,3 +41,24 @@ def pad_to_square(image: np.ndarray) -> np.ndarray:
     side = max(h, w)
     top, left = (side - h) // 2, (side - w) // 2
     return np.pad(image, ((top, side - h - top), (left, side - w - left), (0, 0)))
+
+
+def to_unit(values: np.ndarray, window: tuple[float, float]) -> np.ndarray:
+    """Stored values (any numeric type) mapped linearly from ``window`` (low, high) onto [0, 1], as float32."""
+    low, high = window
+    width = high - low if high > low else 1.0
+    return np.clip((np.asarray(values, np.float32) - np.float32(low)) / np.float32(width), 0.0, 1.0)
+
+
+def from_unit(image: np.ndarray, window: tuple[float, float], dtype: str) -> np.ndarray:
+    """Floats in [0, 1] mapped back onto ``window`` and stored as ``dtype`` (rounded for integers; bool at 0.5)."""
+    low, high = window
+    kind = np.dtype(dtype)
+    x = np.clip(np.asarray(image, np.float64), 0.0, 1.0)
+    if kind == np.bool_:
+        return x >= 0.5
+    values = low + x * (high - low)
+    if np.issubdtype(kind, np.integer):
+        info = np.iinfo(kind)
+        values = np.clip(np.rint(values), max(info.min, np.floor(low)), min(info.max, np.ceil(high)))
+    return values.astype(kind)
