@@ -34,15 +34,29 @@ LOSSLESS, LOSSY, AUTOENCODER, UNAVAILABLE = "lossless codec", "lossy codec", "au
 FIGURE_KINDS = {"curve": LOSSY, "point": AUTOENCODER, "lossless": LOSSLESS}
 #: The quality metrics, as the tables name their columns, and in words.
 METRICS = {"psnr_db": "PSNR (dB)", "ssim": "SSIM", "ms_ssim": "MS-SSIM"}
-#: How each metric is read for BD-rate: PSNR as it is, SSIM and MS-SSIM in decibels
-#: (-10 log10(1 - value), as CompressAI plots MS-SSIM), so that near-1 values spread out.
+
+
+def _decibels(similarity: np.ndarray) -> np.ndarray:
+    """An SSIM-like value in decibels, -10 log10(1 - value), as CompressAI plots MS-SSIM: near-1 values spread out."""
+    return -10 * np.log10(np.clip(1 - np.asarray(similarity, np.float64), 1e-12, None))
+
+
+def _from_decibels(decibels: np.ndarray) -> np.ndarray:
+    """The inverse of ``_decibels``."""
+    return 1 - 10 ** (-np.asarray(decibels, np.float64) / 10)
+
+
+def _as_is(value: np.ndarray) -> np.ndarray:
+    """A metric read for BD-rate as it is (PSNR, already in decibels)."""
+    return value
+
+
+#: How each metric is read for BD-rate, and back: PSNR as it is, SSIM and MS-SSIM in decibels.
 BD_SCALES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]] = {
-    "psnr_db": (lambda q: q, lambda q: q),
-    "ssim": (lambda q: -10 * np.log10(np.clip(1 - q, 1e-12, None)), lambda d: 1 - 10 ** (-d / 10)),
-    "ms_ssim": (lambda q: -10 * np.log10(np.clip(1 - q, 1e-12, None)), lambda d: 1 - 10 ** (-d / 10)),
+    "psnr_db": (_as_is, _as_is), "ssim": (_decibels, _from_decibels), "ms_ssim": (_decibels, _from_decibels),
 }
 #: The metrics BD-rate is computed at (issue 29: matched PSNR and matched SSIM; MS-SSIM besides).
-BD_METRICS = ("psnr_db", "ssim", "ms_ssim")
+BD_METRICS = tuple(METRICS)
 
 
 def bits_per_pixel(nbytes: float, stored: np.ndarray) -> float:
