@@ -97,5 +97,9 @@ class NotebookFailedError(AecryptError):
     """A notebook raised an exception while the study ran."""
 
 
+class CodecUnavailableError(AecryptError):
+    """An image codec the study asks for is not in the installed imagecodecs build (or imagecodecs is missing)."""
+
+
 class FigureDataError(AecryptError):
     """A run's saved figure data is missing or was saved by an older aecrypt in another layout."""

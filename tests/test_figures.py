@@ -23,7 +23,8 @@ import pytest  # noqa: E402
 from aecrypt import config  # noqa: E402
 from aecrypt.errors import FigureDataError  # noqa: E402
 from aecrypt.experiments import aes_timing, cipher_statistics, feature_similarity, journey, robustness  # noqa: E402
-from aecrypt.experiments.compression import SEALED_SUFFIX  # noqa: E402
+from aecrypt.experiments import rate_distortion  # noqa: E402
+from aecrypt.experiments.codecs import stored_image  # noqa: E402
 from aecrypt.method.noise import NOISE_KINDS, NOISE_LABELS, STRENGTH_AXIS_LABELS, sweep_strengths  # noqa: E402
 from aecrypt.study import table_names as tables  # noqa: E402
 from aecrypt.study.figures import draw, prepare, registry, storage, style  # noqa: E402
@@ -71,9 +72,17 @@ def _end_to_end():
     return pd.DataFrame(rows)
 
 
-def _size_quality():
-    return pd.DataFrame({"method": ["raw image + AES-GCM", "autoencoder features float32 + AES-GCM", "JPEG q75 + AES-GCM"],
-                         "bytes": [27708, 27708, 1507], "ssim": [1.0, 0.97, 0.95]})
+def _rate_distortion():
+    """A rate-distortion table measured on four small images: real codecs, and the stand-in autoencoder below."""
+    stored = [stored_image(image) for image in _images(4, size=24)]
+    measured = pd.concat([rate_distortion.codec_measurements(stored, points=3),
+                          rate_distortion.autoencoder_measurements(stored, lambda b: b[:, ::2, ::2], lambda f: _decode_batch(f))],
+                         ignore_index=True)
+    return rate_distortion.rd_table(measured)
+
+
+def _decode_batch(features):
+    return np.repeat(np.repeat(features, 2, axis=1), 2, axis=2)
 
 
 def _figures():
@@ -101,7 +110,7 @@ def _figures():
         "noise_sweep": lambda: draw.noise_sweep(_noise_tables()[3], NOISE_LABELS, STRENGTH_AXIS_LABELS),
         "time_breakdown": lambda: draw.time_breakdown(_end_to_end()),
         "aes_size_sweep": lambda: draw.aes_size_sweep(_aes_sweep()),
-        "size_vs_quality": lambda: draw.size_vs_quality(_size_quality(), SEALED_SUFFIX),
+        "rate_distortion": lambda: draw.rate_distortion(_rate_distortion(), rate_distortion.METRICS, rate_distortion.FIGURE_KINDS),
         "attack_curve": lambda: draw.attack_curve(_attack_curve(), 0.95),
         "seeds_training_history": lambda: draw.seeds_training_history(_across(history)),
         "seeds_noise_methods": lambda: draw.seeds_noise_methods(_across(_noise_tables()[1]), NOISE_LABELS),
@@ -244,7 +253,7 @@ def _saved_values():
         "fig6_image_journey": {"panels": journey.journey(image, _encode, _decode, KEY, rng=np.random.default_rng(0)).panels()},
         "fig6_image_journey_retina": {"panels": journey.journey(images[1], _encode, _decode, KEY, rng=np.random.default_rng(1)).panels()},
         "fig_paper_scheme_bitflip": {"panels": journey.paper_scheme_byte_flip(features, KEY, _decode, rng=np.random.default_rng(0)).panels()},
-        "fig_size_vs_quality": {"sealed_suffix": SEALED_SUFFIX},
+        "fig_rate_distortion": {"metrics": rate_distortion.METRICS, "kinds": rate_distortion.FIGURE_KINDS},
         "fig_noise_methods": {"labels": NOISE_LABELS},
         "fig_noise_examples": {"original": image, "examples": examples, "labels": NOISE_LABELS},
         "fig_noise_sweep": {"labels": NOISE_LABELS, "strength_labels": STRENGTH_AXIS_LABELS},
@@ -255,7 +264,7 @@ def _saved_values():
         "fig_seeds_noise_methods": {"labels": NOISE_LABELS},
         "fig_seeds_noise_sweep": {"labels": NOISE_LABELS, "strength_labels": STRENGTH_AXIS_LABELS},
     }, {
-        tables.END_TO_END: _end_to_end(), tables.SIZE_VS_QUALITY: _size_quality(), tables.AES_SIZE_SWEEP: _aes_sweep(),
+        tables.END_TO_END: _end_to_end(), tables.RATE_DISTORTION: _rate_distortion(), tables.AES_SIZE_SWEEP: _aes_sweep(),
         tables.NOISE_ALL: long.assign(data="test"), tables.NOISE_SWEEP: sweep, tables.ATTACK_CURVE: _attack_curve(),
         tables.SUBSTITUTE_DECODER: pd.DataFrame({"decoder": ["real", "substitute"], "ssim": [0.95, 0.9]}),
         tables.ACROSS_SEEDS["training_history"]: _across(pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.1, 0.05, 0.04],

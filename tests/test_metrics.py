@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from aecrypt.method.metrics import global_ssim, image_quality, mse, psnr, ssim, ssim_and_foreground, summarize_quality
+from aecrypt.method.metrics import global_ssim, image_quality, ms_ssim, ms_ssim_scales, mse, psnr, ssim, ssim_and_foreground, summarize_quality
 
 
 def test_identical_images(rng):
@@ -67,3 +67,31 @@ def test_foreground_ssim_looks_inside_the_body_only(rng):
     whole, body = ssim_and_foreground(image, hazy)
     assert body == pytest.approx(1.0, abs=0.02) and whole < 0.9
     assert np.isnan(ssim_and_foreground(np.zeros((16, 16, 1)), np.zeros((16, 16, 1)))[1])  # no body: not measured
+
+
+def test_ms_ssim_scales_fit_the_11_pixel_window():
+    assert [ms_ssim_scales(side) for side in (16, 21, 22, 32, 96, 176, 224, 512)] == [1, 1, 2, 2, 4, 5, 5, 5]
+
+
+def test_ms_ssim_at_one_scale_is_gaussian_ssim(rng):
+    from skimage.metrics import structural_similarity
+
+    for shape in ((20, 20), (16, 21, 3)):
+        image = rng.random(shape)
+        other = np.clip(image + rng.normal(0, 0.1, shape), 0, 1)
+        expected = structural_similarity(image, other, data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                         channel_axis=-1 if len(shape) == 3 else None)
+        assert ms_ssim(image, other) == pytest.approx(expected, rel=1e-12)
+
+
+def test_ms_ssim_at_five_scales_matches_tensorflow(rng):
+    import tensorflow as tf
+
+    smooth = rng.random((192, 192)).astype(np.float32)
+    smooth = (smooth + np.roll(smooth, 1, 0) + np.roll(smooth, 1, 1)) / 3
+    other = np.clip(smooth + rng.normal(0, 0.05, smooth.shape), 0, 1)
+    expected = float(tf.image.ssim_multiscale(smooth[None, ..., None].astype(np.float32), other[None, ..., None].astype(np.float32), 1.0)[0])
+    assert ms_ssim(smooth, other) == pytest.approx(expected, abs=1e-5)  # TensorFlow computes in float32
+    assert ms_ssim(smooth, smooth) == pytest.approx(1.0) and ms_ssim(smooth, other) < 1.0
+    with pytest.raises(ValueError, match="differ in shape"):
+        ms_ssim(smooth, other[:-1])

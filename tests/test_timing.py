@@ -1,14 +1,15 @@
 """Timing helpers return well-formed measurements (correctness only; nothing here asserts speed),
 and notebook 04's tables, conclusions and figure are built right from hand-made inputs."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from aecrypt.errors import ParameterError
-from aecrypt.experiments import aes_timing, compression, pipeline_timing, timing_tables
+from aecrypt.experiments import aes_timing, pipeline_timing, rate_distortion, timing_tables
 from aecrypt.experiments.aes_timing import aes_table, openssl_gcm_table
-from aecrypt.experiments.compression import codec_table
 from aecrypt.experiments.timing import time_call, time_interleaved
 from aecrypt.method.schemes import SCHEMES
 from aecrypt.paper import PAPER_TABLE3
@@ -37,14 +38,6 @@ def test_aes_table_covers_every_payload_and_scheme(rng, key):
     assert (table["encrypt_median_s"] > 0).all()
     ossl = openssl_gcm_table(payloads, key, repeats=3)
     assert list(ossl["payload_bytes"]) == [192 + 16, 192 + 16]
-
-
-def test_codec_table_reports_lossless_png(rng, key):
-    image = np.repeat(rng.random((16, 16, 1)).astype(np.float32), 3, -1)
-    table = codec_table(image, key, repeats=3)
-    png = table[table["method"].str.startswith("PNG")].iloc[0]
-    assert png["ssim"] > 0.99  # lossless up to 8-bit rounding
-    assert (table["bytes"] > 0).all()
 
 
 # ------------------------------------------------- notebook 04's tables, from hand-made inputs
@@ -218,37 +211,16 @@ def test_a_missing_or_repeated_row_is_an_error():
         timing_tables.table4(doubled, _end_to_end(), CASTS)
 
 
-def _size_quality():
-    """A size-versus-quality table: raw image, three feature formats, four codecs (two tied at 603 bytes)."""
-    features = pd.DataFrame([{"method": compression.feature_method(d), "bytes": b, "compress_median_s": 0.01,
-                              "encrypt_median_s": 0.001, "ssim": 0.9, "psnr_db": 30.0}
-                             for d, b in (("float32", 3132), ("float16", 1596), ("uint8", 852))])
-    codecs = pd.DataFrame([{"method": compression.sealed(name), "bytes": b, "compress_median_s": 0.001,
-                            "encrypt_median_s": 0.0001, "ssim": s, "psnr_db": 40.0}
-                           for name, b, s in (("PNG (lossless)", 603, 1.0), ("JPEG q95", 887, 0.99),
-                                              ("JPEG q75", 603, 0.97), ("WebP q80", 900, 0.995))])
-    return compression.size_quality_table(features, codecs, raw_bytes=3132, raw_encrypt_s=0.002)
-
-
-def test_size_quality_table_puts_the_raw_image_first():
-    table = _size_quality()
-    assert list(table.columns) == ["method", "bytes", "compress_median_s", "encrypt_median_s", "ssim", "psnr_db"]
-    assert table.iloc[0].tolist() == ["raw image + AES-GCM", 3132, 0.0, 0.002, 1.0, float("inf")]
-    assert table["method"].tolist()[1:4] == [f"autoencoder features {d} + AES-GCM" for d in ("float32", "float16", "uint8")]
-    assert len(table) == 8
-
-
-def test_size_quality_rows_round_trip_each_wire_format(key):
-    image = np.linspace(0, 1, 16 * 16 * 3, dtype=np.float32).reshape(16, 16, 3)
-    rows = compression.size_quality_rows(image, image, lambda f: f, key, encoder_s=0.5, repeats=3)
-    assert rows["method"].tolist() == [compression.feature_method(d) for d in aes_timing.FEATURE_DTYPES_TIMED]
-    assert rows["bytes"].is_monotonic_decreasing and (rows["compress_median_s"] == 0.5).all()
-    assert rows["ssim"].iloc[0] == 1.0 and rows["psnr_db"].iloc[0] == float("inf")  # float32 is bit-exact
-    assert 0.99 < rows["ssim"].iloc[2] < 1.0  # uint8 quantisation loses a little
+def _rd():
+    """A rate-distortion table: two lossless codecs (tied at 603 bytes), a lossy codec and the autoencoder's smallest wire format."""
+    rows = [("PNG", "lossless", rate_distortion.LOSSLESS, 603, math.inf), ("JPEG-LS", "lossless", rate_distortion.LOSSLESS, 603, math.inf),
+            ("JPEG", "q75", rate_distortion.LOSSY, 300, 35.0), ("autoencoder 16x16x3", "uint8 + lzma", rate_distortion.AUTOENCODER, 852, 30.0)]
+    return pd.DataFrame([{"method": m, "setting": s, "kind": k, "bytes_mean": b, "bpp_mean": 8 * b / 1024, "psnr_db_mean": p}
+                         for m, s, k, b, p in rows])
 
 
 def test_conclusions_from_the_tables():
-    lines = timing_tables.conclusions(_aes(shuffle=True), _end_to_end(shuffle=True), _size_quality(), CASTS, cpu="Test CPU", raw_shape=(32, 32, 3))
+    lines = timing_tables.conclusions(_aes(shuffle=True), _end_to_end(shuffle=True), _rd(), CASTS, cpu="Test CPU", raw_shape=(32, 32, 3))
     assert len(lines) == 10
     assert lines[0] == "Measured on Test CPU, pycryptodome AES-256-GCM, medians of 10 interleaved repetitions:"
     assert "raw 32x32x3 image (uint8) and float32 features are both 3072 bytes" in lines[1]
@@ -265,15 +237,15 @@ def test_conclusions_from_the_tables():
     assert "12.0 ms, 6 times AES on the uint8 image and 2 times on the float32 image" in lines[7]
     assert "receiver (AES + decoder) 15 times" in lines[7] and lines[7].endswith("68-75 % reduction; end to end we measure an increase.")
     assert "OpenSSL takes 2 us" in lines[8] and "the paper's 0.05 s is 25 times" in lines[8]
-    # the smallest codec (a tie at 603 bytes goes to the first), not the smaller uint8 features row
-    assert lines[9] == ("- PNG (lossless) + AES-GCM makes the least data to encrypt: 603 bytes at SSIM 1.0000, "
-                        "against 852 bytes for uint8 features at SSIM 0.9000.")
+    # the smallest lossless codec (a tie at 603 bytes goes to the first), not the smaller lossy row
+    assert lines[9] == ("- PNG makes the least data that gives the image back exactly: 603 bytes (4.71 bpp) per test image on average, "
+                        "against 852 bytes (6.66 bpp) for the autoencoder's smallest wire format (uint8 + lzma) at PSNR 30.0 dB.")
 
 
 def test_conclusions_say_reduction_when_the_sender_is_faster():
     parts = {**_parts(), pipeline_timing.ENCODER_STEP: _t(0.0)}
     fast = pipeline_timing.end_to_end_table({**parts, pipeline_timing.ENCRYPT_FEATURES_STEP: _t(0.0005)}, BATCH)
-    lines = timing_tables.conclusions(_aes(), fast, _size_quality(), CASTS, cpu="x", raw_shape=(2, 2, 3))
+    lines = timing_tables.conclusions(_aes(), fast, _rd(), CASTS, cpu="x", raw_shape=(2, 2, 3))
     assert lines[7].endswith("we measure a reduction.")
 
 

@@ -1,5 +1,5 @@
 """Notebook 04's Tables 3 and 4 beside the paper's, and its conclusions, all computed from the
-AES, end-to-end and size-versus-quality tables (rows looked up by name, in any order).
+AES, end-to-end and rate-distortion tables (rows looked up by name, in any order).
 
 "The image" that AES without the autoencoder encrypts is read two ways: the raw uint8
 image, and the float32 image in [0, 1] that a Keras pipeline holds; each verdict says which
@@ -13,7 +13,7 @@ import pandas as pd
 from aecrypt.errors import ParameterError
 from aecrypt.experiments.aes_timing import FEATURE_DTYPES_TIMED, FLOAT_IMAGE_PAYLOAD, OPENSSL, PYCRYPTODOME, RAW_PAYLOAD, feature_payload
 from aecrypt.experiments.pipeline_timing import RAW_METHOD, RECEIVER_METHOD, SENDER_METHOD
-from aecrypt.experiments.compression import CODECS, feature_method, sealed
+from aecrypt.experiments.rate_distortion import least_data_line
 from aecrypt.paper import PAPER_TABLE3, PAPER_TABLE4, PAPER_TIME_REDUCTION_TEXT
 
 #: Row names of the paper's Tables 3 and 4 that ours are compared with.
@@ -108,13 +108,13 @@ def table4(aes: pd.DataFrame, end_to_end: pd.DataFrame, casts: dict[str, float])
 
 
 def conclusions(
-    aes: pd.DataFrame, end_to_end: pd.DataFrame, size_quality: pd.DataFrame, casts: dict[str, float], cpu: str, raw_shape: tuple[int, ...],
+    aes: pd.DataFrame, end_to_end: pd.DataFrame, rd: pd.DataFrame, casts: dict[str, float], cpu: str, raw_shape: tuple[int, ...],
 ) -> list[str]:
     """Notebook 04's conclusion, one line per finding, computed from its tables: equal bytes
     take equal AES time, the reading of "the image" that reproduces the paper's reduction,
     the row-key scheme's rows, smaller wire formats with their casts, the whole sender and
     receiver (a verdict that holds under either reading), OpenSSL and the paper's 0.05 s,
-    and the codec that makes the least data to encrypt."""
+    and the lossless codec that makes the least data to encrypt (from the rate-distortion table ``rd``)."""
     raw = _timed(aes, RAW_PAYLOAD, "gcm")
     return [
         f"Measured on {cpu}, pycryptodome AES-256-GCM, medians of {int(raw['repeats'])} interleaved repetitions:",
@@ -124,7 +124,7 @@ def conclusions(
         *_wire_formats(aes, casts),
         _end_to_end_verdict(aes, end_to_end),
         _openssl_against_paper(aes),
-        _least_data(size_quality),
+        least_data_line(rd),
     ]
 
 
@@ -231,15 +231,6 @@ def _openssl_against_paper(aes: pd.DataFrame) -> str:
     paper_aes_s = _one(PAPER_TABLE3, method=PAPER_AES)["encryption_s"]
     return (f"- AES-GCM through OpenSSL takes {openssl_s * 1e6:.0f} us for the raw image; the paper's {paper_aes_s:g} s is "
             f"{paper_aes_s / _encrypt_s(aes, RAW_PAYLOAD, 'gcm'):.0f} times our pycryptodome time.")
-
-
-def _least_data(size_quality: pd.DataFrame) -> str:
-    """The codec that makes the least data to encrypt (the first of equals), against uint8 features."""
-    codecs = size_quality[size_quality["method"].isin([sealed(name) for name in CODECS])]
-    smallest = codecs.sort_values("bytes", kind="stable").iloc[0]
-    uint8 = _one(size_quality, method=feature_method("uint8"))
-    return (f"- {smallest['method']} makes the least data to encrypt: {int(smallest['bytes'])} bytes at SSIM "
-            f"{smallest['ssim']:.4f}, against {int(uint8['bytes'])} bytes for uint8 features at SSIM {uint8['ssim']:.4f}.")
 
 
 # ------------------------------------------------------------ rows by name

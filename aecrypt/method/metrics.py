@@ -1,4 +1,4 @@
-"""Image-quality metrics (MSE, PSNR, SSIM) of reconstructions, and the tables made of them.
+"""Image-quality metrics (MSE, PSNR, SSIM, MS-SSIM) of reconstructions, and the tables made of them.
 
 Images are floats in [0, 1] with channels last unless a ``data_range`` says otherwise.
 """
@@ -82,6 +82,69 @@ def global_ssim(original: np.ndarray, other: np.ndarray, data_range: float = 1.0
     cov = ((a - mu_a) * (b - mu_b)).sum(0) / (len(a) - 1)
     values = (2 * mu_a * mu_b + c1) * (2 * cov + c2) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
     return float(values.mean())
+
+
+#: MS-SSIM's exponent per scale, finest first (Wang, Simoncelli and Bovik 2003, Table 1, as
+#: in tf.image.ssim_multiscale and pytorch-msssim), and its Gaussian window: 11x11, sigma 1.5.
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+MS_SSIM_WINDOW, MS_SSIM_SIGMA = 11, 1.5
+
+
+def ms_ssim_scales(side: int) -> int:
+    """How many of MS-SSIM's five scales an image whose shorter side is ``side`` pixels has
+    room for: every scale after the first halves the image, and each must still hold the
+    11x11 window (96 px: four scales, 224 px: all five, under 22 px: one)."""
+    scales = 1
+    while scales < len(MS_SSIM_WEIGHTS) and side // 2**scales >= MS_SSIM_WINDOW:
+        scales += 1
+    return scales
+
+
+def ms_ssim(original: np.ndarray, other: np.ndarray, data_range: float = 1.0) -> float:
+    """Multi-scale SSIM (Wang et al. 2003) of two HxW or HxWxC images (each channel's, averaged).
+
+    Gaussian 11x11 windows (sigma 1.5) over the valid region; between scales a 2x2 average
+    (an odd last row or column dropped); contrast-structure at every scale and the full SSIM
+    at the coarsest, each clipped at 0 and raised to its weight. Where the five scales do
+    not fit (``ms_ssim_scales``), the first scales' weights are used, rescaled to sum to 1;
+    an image under 11 px takes a window as wide as it is."""
+    a, b = np.asarray(original, np.float64), np.asarray(other, np.float64)
+    if a.shape != b.shape:
+        raise ParameterError(f"images differ in shape: {a.shape} and {b.shape}")
+    if a.ndim == 3:
+        return float(np.mean([ms_ssim(a[..., c], b[..., c], data_range) for c in range(a.shape[-1])]))
+    scales = ms_ssim_scales(min(a.shape[:2]))
+    weights = np.asarray(MS_SSIM_WEIGHTS[:scales]) / sum(MS_SSIM_WEIGHTS[:scales])
+    radius = min(MS_SSIM_WINDOW, (min(a.shape[:2]) - 1) // 2 * 2 + 1) // 2
+    value = 1.0
+    for scale, weight in enumerate(weights):
+        whole, contrast = _ssim_parts(a, b, data_range, radius)
+        value *= max(whole if scale == scales - 1 else contrast, 0.0) ** weight
+        a, b = _halve(a), _halve(b)
+    return float(value)
+
+
+def _ssim_parts(a: np.ndarray, b: np.ndarray, data_range: float, radius: int) -> tuple[float, float]:
+    """Mean SSIM and mean contrast-structure term under a Gaussian window of ``radius``
+    (sigma ``MS_SSIM_SIGMA``), over the pixels the whole window covers."""
+    from scipy.ndimage import gaussian_filter
+
+    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
+    inner = (slice(radius, a.shape[0] - radius), slice(radius, a.shape[1] - radius))  # the valid region
+
+    stack = np.stack([a, b, a * a, b * b, a * b], axis=-1)  # the five local moments, filtered in one call
+    mu_a, mu_b, aa, bb, ab = np.moveaxis(gaussian_filter(stack, MS_SSIM_SIGMA, truncate=radius / MS_SSIM_SIGMA, axes=(0, 1))[inner], -1, 0)
+    var_a, var_b, cov = aa - mu_a**2, bb - mu_b**2, ab - mu_a * mu_b
+    contrast = (2 * cov + c2) / (var_a + var_b + c2)
+    luminance = (2 * mu_a * mu_b + c1) / (mu_a**2 + mu_b**2 + c1)
+    return float(np.mean(luminance * contrast)), float(np.mean(contrast))
+
+
+def _halve(x: np.ndarray) -> np.ndarray:
+    """An image at half the size: each 2x2 block averaged (an odd last row or column dropped)."""
+    h, w = x.shape[0] // 2 * 2, x.shape[1] // 2 * 2
+    x = x[:h, :w]
+    return (x[0::2, 0::2] + x[1::2, 0::2] + x[0::2, 1::2] + x[1::2, 1::2]) / 4
 
 
 #: Pixels of the original at or above this share of white are the body, the rest background

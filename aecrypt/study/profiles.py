@@ -28,6 +28,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "patience": 5,
         "aes_repeats": 20,
         "model_repeats": 3,
+        "rd_points": 3,  # notebook 04: settings per lossy codec on the rate-distortion curves
+        "fair_images": 2,  # notebook 04: test images the fair hybrid is timed on
         "noise_images": 4,
         "sweep_images": 3,
         "sweep_points": 2,
@@ -59,6 +61,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "patience": 4,
         "aes_repeats": 200,
         "model_repeats": 20,
+        "rd_points": 8,  # every setting of each codec's ladder; notebook 04's curves take about half a minute at 96 px
+        "fair_images": 4,
         "noise_images": None,
         "sweep_images": 12,
         "sweep_points": 5,
@@ -80,6 +84,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "patience": None,
         "aes_repeats": 500,
         "model_repeats": 50,
+        "rd_points": 8,
+        "fair_images": 8,
         "noise_images": None,
         "sweep_images": 40,
         "sweep_points": 7,

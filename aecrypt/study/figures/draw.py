@@ -8,10 +8,14 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import MaxNLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from aecrypt.study.figures.layout import axis_labels, centred_panels, image_grid, log_y, panel_title, points, show_image, wrap
-from aecrypt.study.figures.style import AES_COLOUR, NETWORK_COLOUR, figsize, method_colours
+from aecrypt.study.figures.style import AES_COLOUR, NETWORK_COLOUR, OKABE_ITO, figsize, method_colours
+
+#: Colour of the single points of a rate-distortion figure (the autoencoder's wire formats):
+#: the first of the palette its codec curves, which take the colours in order, leave free.
+POINTS_COLOUR = OKABE_ITO["vermillion"]
 
 # ------------------------------------------------------------ notebook 01: the data
 
@@ -151,23 +155,34 @@ def aes_size_sweep(sweep: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def size_vs_quality(size_quality: pd.DataFrame, sealed_suffix: str) -> plt.Figure:
-    """Kilobytes each method gives AES to encrypt against the SSIM after the round trip, one
-    point per method, named in a legend below (labels beside points collide when sizes are
-    close) without the ``sealed_suffix`` every name ends with (' + AES-GCM')."""
-    fig, ax = plt.subplots(figsize=figsize("double", 0.42))
-    kilobytes = size_quality["bytes"] / 1e3
-    markers = "osD^vP*Xph"
-    for i, (index, row) in enumerate(size_quality.iterrows()):
-        ax.scatter(kilobytes[index], row["ssim"], s=3 * plt.rcParams["lines.markersize"] ** 2, marker=markers[i % len(markers)],
-                   label=row["method"].removesuffix(sealed_suffix))
-    ax.set_xscale("log")
-    ticks = [m * 10.0**e for e in range(-3, 7) for m in (1, 2, 5) if kilobytes.min() / 1.5 <= m * 10.0**e <= kilobytes.max() * 1.5]
-    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("kilobytes to encrypt (log scale)")
-    ax.set_ylabel("SSIM after decryption and decoding")
-    ax.legend(title="each then encrypted with AES-GCM", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+def rate_distortion(rd: pd.DataFrame, metrics: dict[str, str], kinds: dict[str, str]) -> plt.Figure:
+    """Rate-distortion curves over a set of images: each metric (``metrics``: column stem ->
+    label) against bits per pixel on a log axis, one panel per metric. Rows of kind
+    ``kinds['curve']`` are lines through a method's settings, those of ``kinds['point']``
+    single markers, both with bars of one standard deviation over images on each axis; those
+    of ``kinds['lossless']`` are dotted vertical lines at their rate (exact, so no quality to plot)."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=figsize("double", 0.42), squeeze=False)
+    curves, points_ = rd[rd["kind"] == kinds["curve"]], rd[rd["kind"] == kinds["point"]]
+    lossless = rd[rd["kind"] == kinds["lossless"]]
+    markers = "os^vDPX*hp"
+    for ax, (metric, label) in zip(axes[0], metrics.items()):
+        for i, (method, rows) in enumerate(curves.groupby("method", sort=False)):
+            ax.errorbar(rows["bpp_mean"], rows[f"{metric}_mean"], xerr=rows["bpp_std"], yerr=rows[f"{metric}_std"],
+                        marker=markers[i % len(markers)], markersize=3, elinewidth=0.6, capsize=0, label=method)
+        for i, (_, row) in enumerate(points_.iterrows()):
+            ax.errorbar(row["bpp_mean"], row[f"{metric}_mean"], xerr=row["bpp_std"], yerr=row[f"{metric}_std"],
+                        marker=markers[-1 - i % len(markers)], markersize=5, linestyle="none", color=POINTS_COLOUR,
+                        markerfacecolor="white", elinewidth=0.6, capsize=0, label=f"{row['method']} {row['setting']}")
+        for i, (_, row) in enumerate(lossless.iterrows()):
+            ax.axvline(row["bpp_mean"], color="black", linewidth=0.8, linestyle=(0, (1, 1 + i)), label=row["method"])
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        axis_labels(ax, "bits per pixel of the stored image (log scale)", label)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    count = int(rd["images"].max()) if len(rd) else 0
+    fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3,
+               title=f"mean over {count} images, bars one standard deviation; dotted: lossless codecs (exact)")
     fig.tight_layout()
     return fig
 

@@ -76,9 +76,9 @@ FIGURES: dict[str, FigureSpec] = {
     "fig_paper_scheme_bitflip": FigureSpec(_image_panels, prepare=prepare.panels_data),
     "fig_time_breakdown": FigureSpec(lambda d: draw.time_breakdown(d[tables.END_TO_END]), tables=(tables.END_TO_END,)),
     "fig_aes_size_sweep": FigureSpec(lambda d: draw.aes_size_sweep(d[tables.AES_SIZE_SWEEP]), tables=(tables.AES_SIZE_SWEEP,)),
-    "fig_size_vs_quality": FigureSpec(
-        lambda d: draw.size_vs_quality(d[tables.SIZE_VS_QUALITY], d["sealed_suffix"]), tables=(tables.SIZE_VS_QUALITY,),
-        prepare=lambda sealed_suffix: {"sealed_suffix": sealed_suffix}),
+    "fig_rate_distortion": FigureSpec(
+        lambda d: draw.rate_distortion(d[tables.RATE_DISTORTION], d["metrics"], d["kinds"]), tables=(tables.RATE_DISTORTION,),
+        prepare=lambda metrics, kinds: {"metrics": dict(metrics), "kinds": dict(kinds)}),
     "fig_noise_methods": FigureSpec(
         lambda d: draw.noise_methods(d[tables.NOISE_ALL].query("data == 'test'"), d["labels"]), tables=(tables.NOISE_ALL,),
         prepare=lambda labels: {"labels": dict(labels)}),
@@ -231,7 +231,7 @@ def redraw_all(folder: str | Path, style: str | None = None, workers: int | None
 
 #: Figures that take longest to draw (about 2 to 4 s each on the 2-core machine, image
 #: panels and many axes), measured; ``redraw_all`` starts them first.
-SLOWEST_FIGURES = ("fig_byte_histograms", "fig_noise_examples", "fig_size_vs_quality", "fig_noise_sweep",
+SLOWEST_FIGURES = ("fig_byte_histograms", "fig_noise_examples", "fig_rate_distortion", "fig_noise_sweep",
                    "fig_cipher_bytes", "fig_substitute_decoder", "fig_leakage", "fig_dataset_samples")
 
 
