@@ -10,6 +10,7 @@ exercise, by notebook and number, to the function that states its outcome.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -304,8 +305,11 @@ def exercise_markdown(lecture: Lecture, number: int, item: Item, run: CommittedR
     """One exercise as markdown: its title, runtime and expected outcome; ``full``: its text
     before them and its worked answer, collapsed, after them (the teacher's page)."""
     runtime, outcome = expected(lecture.stem, number, run)
-    lines = [f"{heading} {number}. {item.title}", ""] + ([item.text, ""] if full else [])
-    lines += [f"**Runs in** {runtime}.", "", "**Expected outcome:** " + " ".join(outcome)]
+    lines = [f"{heading} {number}. {item.title}", ""] + ([re.sub(r"^\*\*.+?\*\*\s*", "", item.text), ""] if full else [])
+    if runtime.startswith("not known yet") and outcome[0].startswith("not known yet"):
+        lines.append(f"**Runtime and expected outcome** {outcome[0]}")
+    else:
+        lines += [f"**Runs in** {runtime}.", "", "**Expected outcome:** " + " ".join(outcome)]
     if full and item.answer:
         lines += ["", "<details><summary>Worked answer</summary>", "", item.answer, "", "</details>"]
     return "\n".join(lines)
