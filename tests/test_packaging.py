@@ -112,7 +112,6 @@ def test_the_tensorflow_check_catches_a_second_tensorflow_and_a_missing_marker()
 
 
 def test_every_dependency_has_a_lower_bound():
-    data = tomllib.loads((PROJ_ROOT / "pyproject.toml").read_text())
     for dep in _pyproject_requirements():
         assert ">=" in dep, f"{dep!r} has no lower bound"
 

@@ -91,16 +91,12 @@ def _this_split(run: CommittedRun) -> str:
     return str(table[table["this_run"].astype(str) == "True"].iloc[0]["split"])
 
 
-def random_split(run: CommittedRun) -> list[str]:
-    """01.1: the random split's leakage, which the study measured beside the slab split's."""
-    return [f"`random (old)` row of `table_leakage_by_gap`: {_leakage_row(run, 'random (old)')};",
-            f"against the committed `{_this_split(run)}`: {_leakage_row(run, _this_split(run))}."]
-
-
-def no_guard(run: CommittedRun) -> list[str]:
-    """01.2: slabs that touch, which the study measured in its sweep of gaps."""
-    return [f"`slabs, guard 0 mm` row of `table_leakage_by_gap`: {_leakage_row(run, 'slabs, guard 0 mm')};",
-            f"against the committed `{_this_split(run)}`: {_leakage_row(run, _this_split(run))}."]
+def other_split(split: str) -> Callable[[CommittedRun], list[str]]:
+    """01.1 and 01.2: another split's leakage, which the study measured beside its own."""
+    def outcome(run: CommittedRun) -> list[str]:
+        return [f"`{split}` row of `table_leakage_by_gap`: {_leakage_row(run, split)};",
+                f"against the committed `{_this_split(run)}`: {_leakage_row(run, _this_split(run))}."]
+    return outcome
 
 
 def smaller_images(run: CommittedRun) -> list[str]:
@@ -116,22 +112,14 @@ def smaller_images(run: CommittedRun) -> list[str]:
 # ------------------------------------------------------------------ 02: other models
 
 
-def wide_model(run: CommittedRun) -> list[str]:
-    """02.1: eight feature channels against three."""
-    shape, size = _feature_bytes(run, "wide")
-    main_shape, main_size = _feature_bytes(run)
-    return [f"`wide`: {_test_quality(run, variant='wide')}; the main model: {_test_quality(run)} "
-            f"(test SSIM {_seed_spread(run)});",
-            f"features per image {shape}, {size:,} bytes to encrypt, against {main_shape}, {main_size:,} bytes."]
-
-
-def pooled_model(run: CommittedRun) -> list[str]:
-    """02.2: a second pooling stage, a quarter of the positions."""
-    shape, size = _feature_bytes(run, "pool2")
-    main_shape, main_size = _feature_bytes(run)
-    return [f"`pool2`: {_test_quality(run, variant='pool2')}; the main model: {_test_quality(run)} "
-            f"(test SSIM {_seed_spread(run)});",
-            f"features per image {shape}, {size:,} bytes, against {main_shape}, {main_size:,} bytes."]
+def other_model(variant: str) -> Callable[[CommittedRun], list[str]]:
+    """02.1 and 02.2: a variant's test quality and feature bytes, against the main model's."""
+    def outcome(run: CommittedRun) -> list[str]:
+        (shape, size), (main_shape, main_size) = _feature_bytes(run, variant), _feature_bytes(run)
+        return [f"`{variant}`: {_test_quality(run, variant=variant)}; the main model: {_test_quality(run)} "
+                f"(test SSIM {_seed_spread(run)});",
+                f"features per image {shape}, {size:,} bytes to encrypt, against {main_shape}, {main_size:,} bytes."]
+    return outcome
 
 
 def another_seed(run: CommittedRun) -> list[str]:
@@ -266,11 +254,11 @@ def attacker_variant(variant: str) -> Callable[[CommittedRun], list[str]]:
 
 #: Each exercise's answer, by notebook and exercise number (as its "Try it" list numbers it).
 ANSWERS: dict[tuple[str, int], Answer] = {
-    ("01_data_prep", 1): Answer(("01_data_prep",), random_split),
-    ("01_data_prep", 2): Answer(("01_data_prep",), no_guard),
+    ("01_data_prep", 1): Answer(("01_data_prep",), other_split("random (old)")),
+    ("01_data_prep", 2): Answer(("01_data_prep",), other_split("slabs, guard 0 mm")),
     ("01_data_prep", 3): Answer(("01_data_prep",), smaller_images),
-    ("02_train_autoencoder", 1): Answer(("02_train_autoencoder",), wide_model, "wide"),
-    ("02_train_autoencoder", 2): Answer(("02_train_autoencoder",), pooled_model, "pool2"),
+    ("02_train_autoencoder", 1): Answer(("02_train_autoencoder",), other_model("wide"), "wide"),
+    ("02_train_autoencoder", 2): Answer(("02_train_autoencoder",), other_model("pool2"), "pool2"),
     ("02_train_autoencoder", 3): Answer(("02_train_autoencoder",), another_seed, seed=OTHER_SEED),
     ("03_encrypt_decrypt", 1): Answer(("03_encrypt_decrypt",), another_image),
     ("03_encrypt_decrypt", 2): Answer(("02_train_autoencoder", "03_encrypt_decrypt"), pooled_journey, "pool2"),
