@@ -193,6 +193,8 @@ def stage_lectures(lectures: list[Lecture], run: CommittedRun, staging: Staging)
 
 def stage(source: Path, results: Path) -> list[str]:
     """Write the site's sources into ``source`` (emptied first); returns the warnings."""
+    if not results.resolve().is_relative_to(config.PROJ_ROOT):
+        raise AecryptError(f"the site shows the project's committed results; {results} lies outside {config.PROJ_ROOT}")
     if source.exists():
         shutil.rmtree(source)
     source.mkdir(parents=True)

@@ -41,9 +41,9 @@ def _runtime(lecture: Lecture, run: CommittedRun) -> str:
 def syllabus_markdown(lectures: list[Lecture], run: CommittedRun, link: Link, exercises_page: str) -> str:
     """The syllabus page: an overview table, then each lecture's prerequisites, objectives and time."""
     lines = ["# Syllabus", "",
-             f"The study is taught as {len(lectures)} lectures, one notebook each, in this order. Times are the "
-             f"committed run's wall time for each notebook on {run.machine()} (a laptop of two cores takes about "
-             "as long); the executed notebooks need no running at all to be read.", "",
+             f"The study is taught as {len(lectures)} lectures, one notebook each, in this order. Each time is "
+             f"that notebook's wall time in the committed run, on the machine it recorded ({run.machine()}: the "
+             "cores of a small laptop). The executed notebooks need no running at all to be read.", "",
              "| lecture | runs in | exercises |", "| --- | --- | --- |"]
     for lecture in lectures:
         lines.append(f"| [{lecture.title}]({link(lecture)}) | {_runtime(lecture, run)} | "
