@@ -96,11 +96,15 @@ def _parameters_named(item: str, path) -> tuple[set[str], list[str]]:
 
 
 def teaching_problems(path) -> list[str]:
-    """What a notebook lacks for teaching: two or three objectives in its first cell, and a
-    final "## Try it" cell of two or three exercises, each naming a parameter it declares."""
+    """What a notebook lacks for teaching: two or three objectives in its first cell; a
+    "## Self-check" cell of three to five questions, each with a collapsed answer; and a last
+    markdown cell "## Try it" of two or three exercises, each naming a parameter it declares
+    and with a collapsed worked answer, followed only by code (its expected outcomes)."""
+    from aecrypt.study.teaching.lectures import SELF_CHECK, TRY_IT, numbered_items
+
     nb = nbformat.read(path, as_version=4)
     problems = []
-    first, last = nb.cells[0], nb.cells[-1]
+    first = nb.cells[0]
     head, _, objectives = first.source.partition("**You will learn to**")
     if first.cell_type != "markdown" or not _:
         problems.append("first cell has no '**You will learn to**' objectives")
@@ -108,16 +112,25 @@ def teaching_problems(path) -> list[str]:
         problems.append("the objectives should follow the 'What this shows' text")
     elif not 2 <= len(_items(objectives.split("\n\n**", 1)[0], r"^- ")) <= 3:
         problems.append("the first cell should list two or three objectives")
-    if last.cell_type != "markdown" or not last.source.startswith("## Try it"):
-        return problems + ["last cell is not a markdown '## Try it' section"]
-    exercises = _items(last.source, r"^\d+\. ")
+    last = max((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), default=0)
+    if not nb.cells[last].source.startswith(TRY_IT):
+        return problems + ["last markdown cell is not a '## Try it' section"]
+    checks = [c for c in nb.cells[:last] if c.cell_type == "markdown" and c.source.startswith(SELF_CHECK)]
+    questions = numbered_items(checks[-1].source) if checks else []
+    if not 3 <= len(questions) <= 5:
+        problems.append(f"'Self-check' has {len(questions)} questions, not three to five")
+    problems += [f"self-check question {n} has no collapsed answer" for n, q in enumerate(questions, 1) if not q.answer]
+    exercises = numbered_items(nb.cells[last].source)
     if not 2 <= len(exercises) <= 3:
         problems.append(f"'Try it' has {len(exercises)} exercises, not two or three")
     for number, exercise in enumerate(exercises, 1):
-        named, wrong = _parameters_named(exercise, path)
+        named, wrong = _parameters_named(exercise.text, path)
         problems += [f"exercise {number}: {w}" for w in wrong]
         if not named:
             problems.append(f"exercise {number} names no parameter of this notebook (`aecrypt reproduce --only NN -p NAME VALUE` or `NAME = VALUE`)")
+        if not exercise.answer:
+            problems.append(f"exercise {number} has no collapsed worked answer")
+    problems += [f"cell {i} after 'Try it' is not code" for i, c in enumerate(nb.cells) if i > last and c.cell_type != "code"]
     return problems
 
 
@@ -126,7 +139,7 @@ def test_notebook_teaches(path):
     assert teaching_problems(path) == []
 
 
-def _teaching_notebook(tmp_path, exercises: list[str], objectives: int = 2):
+def _teaching_notebook(tmp_path, exercises: list[str], objectives: int = 2, questions: int = 3):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells.append(nbformat.v4.new_markdown_cell(
@@ -134,7 +147,9 @@ def _teaching_notebook(tmp_path, exercises: list[str], objectives: int = 2):
     params = nbformat.v4.new_code_cell("seed: int = 0  # random seed\nimage_size: int = 32  # pixels")
     params.metadata["tags"] = ["parameters"]
     nb.cells.append(params)
-    nb.cells.append(nbformat.v4.new_markdown_cell("## Try it\n\n" + "\n".join(f"{i}. {e}" for i, e in enumerate(exercises, 1))))
+    answer = "\n\n   <details><summary>Answer</summary>\n\n   Because.\n\n   </details>\n\n"
+    nb.cells.append(nbformat.v4.new_markdown_cell("## Self-check\n\n" + "".join(f"{i}. Why?{answer}" for i in range(1, questions + 1))))
+    nb.cells.append(nbformat.v4.new_markdown_cell("## Try it\n\n" + "".join(f"{i}. {e}{answer}" for i, e in enumerate(exercises, 1))))
     path = tmp_path / "01_example.ipynb"
     nbformat.write(nb, path)
     return path
@@ -155,6 +170,29 @@ def test_teaching_check_fails_without_objectives_or_exercises(tmp_path):
     path = _teaching_notebook(tmp_path, ["Set `seed = 1`.", "Just look at it."], objectives=1)
     problems = teaching_problems(path)
     assert any("objectives" in p for p in problems) and any("exercise 2 names no parameter" in p for p in problems)
+
+
+def test_teaching_check_fails_on_too_few_self_check_questions_or_an_unanswered_exercise(tmp_path):
+    path = _teaching_notebook(tmp_path, ["Set `seed = 1`.", "Run `aecrypt reproduce --only 01 -p image_size 64`."], questions=2)
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[-1].source = nb.cells[-1].source.replace("<details><summary>Answer</summary>\n\n   Because.\n\n   </details>", "", 1)
+    nbformat.write(nb, path)
+    problems = teaching_problems(path)
+    assert "'Self-check' has 2 questions, not three to five" in problems
+    assert "exercise 1 has no collapsed worked answer" in problems and not any("exercise 2 has" in p for p in problems)
+
+
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.name)
+def test_every_exercise_has_an_answer_read_from_the_committed_run(path):
+    # Each "Try it" exercise states its expected outcome through aecrypt.study.teaching.exercises,
+    # and the notebook's last cell prints them.
+    from aecrypt.study.teaching.exercises import ANSWERS
+    from aecrypt.study.teaching.lectures import read_lecture
+
+    lecture = read_lecture(path)
+    assert {n for (stem, n) in ANSWERS if stem == path.stem} == set(range(1, len(lecture.exercises) + 1))
+    nb = nbformat.read(path, as_version=4)
+    assert f'exercises.show_expected("{path.stem}")' in nb.cells[-1].source
 
 
 @pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.name)

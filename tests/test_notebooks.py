@@ -143,7 +143,9 @@ def test_executed_copies_are_clean_enough_to_commit(smoke_study):
         assert "WARNING:tensorflow" not in text and "retracing" not in text, path.name  # library warnings go to the log
         for cell in (c for c in nb.cells if c.cell_type == "code"):  # issue 31: every published figure shown in its cell
             shown = sum("image/png" in o.get("data", {}) for o in cell.outputs)
-            assert shown == cell.source.count("figures.publish("), f"{path.name}: {cell.source[:60]!r} shows {shown} image(s)"
+            figures = cell.source.count("figures.publish(") + cell.source.count("explore.show(")  # an explorer: its default state
+            assert shown == figures, f"{path.name}: {cell.source[:60]!r} shows {shown} image(s)"
+            assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in cell.outputs), path.name
     assert (results_of(root) / "seed-0" / "executed" / "02_train_autoencoder.stderr.log").is_file()
 
 

@@ -33,7 +33,7 @@ def _name(requirement: str) -> str:
 
 def _pyproject_requirements() -> list[str]:
     data = tomllib.loads((PROJ_ROOT / "pyproject.toml").read_text())
-    return data["project"]["dependencies"] + data["project"]["optional-dependencies"]["dev"]
+    return data["project"]["dependencies"] + [r for extra in data["project"]["optional-dependencies"].values() for r in extra]
 
 
 def _pyproject_names() -> set[str]:
@@ -112,8 +112,7 @@ def test_the_tensorflow_check_catches_a_second_tensorflow_and_a_missing_marker()
 
 
 def test_every_dependency_has_a_lower_bound():
-    data = tomllib.loads((PROJ_ROOT / "pyproject.toml").read_text())
-    for dep in data["project"]["dependencies"] + data["project"]["optional-dependencies"]["dev"]:
+    for dep in _pyproject_requirements():
         assert ">=" in dep, f"{dep!r} has no lower bound"
 
 
