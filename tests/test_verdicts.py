@@ -79,3 +79,16 @@ def test_the_deployed_variant_faces_the_same_claims(tmp_path):
     assert rows.loc[("feature bytes at the paper's 224 px", "deployed"), "mean"] == 1_605_632  # 112x112x32 float32
     assert rows.loc[("feature bytes at the paper's 224 px", "Dense(3)"), "mean"] == 150_528
     assert rows.loc[("feature bytes (this run's image size)", "deployed"), "verdict"] == "measured once"
+
+
+def test_less_data_reads_the_bd_rate_of_the_smallest_wire_format(tmp_path):
+    from aecrypt.experiments.rate_distortion import AUTOENCODER, METRICS
+    from aecrypt.study.verdicts import autoencoder_bd_rate
+
+    pd.DataFrame({"method": ["autoencoder features"] * 2 + ["JPEG 2000"], "setting": ["float32", "uint8 + zstd", "q30"],
+                  "kind": [AUTOENCODER, AUTOENCODER, "lossy codec"], "bpp_mean": [24.0, 2.5, 0.5]}).to_csv(
+        tmp_path / "table_rate_distortion.csv", index=False)
+    pd.DataFrame({"method": ["autoencoder features"] * 2, "setting": ["float32", "uint8 + zstd"],
+                  "metric": [METRICS["psnr_db"]] * 2, "bd_rate_percent": [900.0, 341.0]}).to_csv(tmp_path / "table_bd_rate.csv", index=False)
+    assert autoencoder_bd_rate(tmp_path) == 341.0  # the smallest format's, not the float32's
+    assert autoencoder_bd_rate(tmp_path / "nowhere") is None
