@@ -66,3 +66,7 @@ class ParameterError(AecryptError, ValueError):
 
 class NotebookFailedError(AecryptError):
     """A notebook raised an exception while the study ran."""
+
+
+class WorkflowError(AecryptError):
+    """The study's workflow could not run: another run holds its lock, or Snakemake itself failed."""

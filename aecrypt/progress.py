@@ -13,8 +13,10 @@ import os
 import sys
 from collections.abc import Iterator
 
-#: Set (to "1") by the study runner for the kernels it starts.
+#: Set (to "1") by the study's jobs for the kernels they start.
 LIVE_ENV = "AECRYPT_LIVE_PROGRESS"
+#: When jobs run side by side: the job's name, put before each of its live lines.
+LIVE_LABEL_ENV = "AECRYPT_LIVE_LABEL"
 #: How far live lines are indented under the runner's "[2/6] 02_train_autoencoder" line.
 INDENT = "      "
 
@@ -32,8 +34,9 @@ def live(message: str) -> None:
         fd = sys.stdout.fileno()
     except (OSError, ValueError, AttributeError):
         fd = 1  # one that does not (ipykernel under pytest, for one) left descriptor 1 as it found it
+    label = os.environ.get(LIVE_LABEL_ENV)
     try:
-        os.write(fd, f"{INDENT}{message}\n".encode())
+        os.write(fd, f"{INDENT}{label + ': ' if label else ''}{message}\n".encode())
     except OSError:
         pass  # no terminal to write to: progress is a courtesy, never a failure
 

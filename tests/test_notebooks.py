@@ -17,7 +17,9 @@ from aecrypt.errors import ParameterError
 from aecrypt.study.notebooks import notebook_paths
 from aecrypt.study.profiles import PROFILES
 from aecrypt.study.results import is_timing_column
-from aecrypt.study.runner import kernel_name, notebook_parameters, run_study
+from aecrypt.study.job import kernel_name
+from aecrypt.study.parameters import declared_parameters as notebook_parameters
+from aecrypt.study.workflow import reproduce as run_study
 
 ENV_DIRS = (("AECRYPT_RESULTS_DIR", "RESULTS_DIR"), ("AECRYPT_MODELS_DIR", "MODELS_DIR"), ("AECRYPT_DATA_DIR", "DATA_DIR"))
 

@@ -596,8 +596,8 @@ def cmd_inspect(args: argparse.Namespace) -> None:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
-    """Run the study's notebooks through papermill and write the report."""
-    from aecrypt.study.runner import run_study
+    """Bring the study's results up to date through its workflow (Snakemake), then the report."""
+    from aecrypt.study.workflow import reproduce
 
     overrides = {name: _value(value) for name, value in args.param}
     if args.data_dir and args.dataset != "folder":
@@ -609,12 +609,10 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     only = [item for chunk in args.only for item in chunk.split(",")] if args.only is not None else None
     seeds = _seeds(args.seeds) if args.seeds is not None else None
     start = time.perf_counter()
-    study = run_study(args.profile, only=only, overrides=overrides, seeds=seeds)
-    if args.profile == "default" and only is None and not overrides:
-        from aecrypt.study.report import update_readme
-
-        print(f"README.md results block rewritten from {update_readme().parent / 'results' / 'default'}")
-    print(f"study done in {(time.perf_counter() - start) / 60:.1f} min; report: {study.report}")
+    outcome = reproduce(args.profile, only=only, overrides=overrides, seeds=seeds, cores=args.cores, dry_run=args.dry_run,
+                        force=args.force, slurm=args.slurm)
+    if outcome.ran:
+        print(f"study done in {(time.perf_counter() - start) / 60:.1f} min; report: {outcome.report}")
 
 
 def _seeds(text: str) -> list[int]:
@@ -721,15 +719,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("payloads", nargs="+", help="payload files (each is read; a failure names its file)")
     p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("reproduce", help="run every notebook through papermill and write results/<profile>/REPORT.md")
+    p = sub.add_parser("reproduce", help="bring results/<profile>/ up to date: run each notebook that is new or out of date "
+                                         "through papermill (a Snakemake workflow), then write REPORT.md")
     p.add_argument("--profile", default="default", choices=("smoke", "default", "paper"), help="run profile (default: default)")
     p.add_argument("--only", action="append", help="run only these notebooks, by number: --only 04,05")
     p.add_argument("--dataset", choices=("mni152", "folder"), help="dataset for every notebook")
     p.add_argument("--data-dir", help="your image folder when --dataset folder")
     p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="override a notebook parameter (checked against the notebooks' parameters cells)")
-    p.add_argument("--seeds", help="run the seed-dependent notebooks (02, 05, 06) once per seed, e.g. 0,1,2; "
-                                   "the report gives mean and standard deviation across them")
+    p.add_argument("--seeds", help="training seeds, e.g. 0,1,2 (default: the profile's); the first runs every notebook, "
+                                   "the others the seed-dependent ones (02, 05, 06); the report gives mean and standard deviation")
+    p.add_argument("--cores", type=int, default=1, help="run up to this many jobs side by side (default 1); "
+                                                        "each job's TensorFlow keeps its own fixed thread count, so the numbers do not change")
+    p.add_argument("--dry-run", action="store_true", help="list the jobs that would run and why (new, changed code, "
+                                                          "changed parameters, changed input), and run nothing")
+    p.add_argument("--force", action="store_true", help="rerun the chosen notebooks (--only) even where they are up to date")
+    p.add_argument("--slurm", action="store_true", help="submit each job to SLURM (workflow/profiles/slurm) instead of running it here")
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("figures", help="redraw a run's figures from its saved data in seconds (no model, no TensorFlow)")
