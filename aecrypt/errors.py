@@ -2,7 +2,7 @@
 
 Every message says what is wrong and what to do about it, so a notebook or the command
 line can print ``str(error)`` as a single helpful line. Every error a user can cause is
-an ``AecryptError``; the command line and the study runner print it as one line.
+an ``AecryptError``; the command line and the study's workflow print it as one line.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""Live progress for batch runs: one line per epoch or step, straight to the runner's terminal.
+"""Live progress for batch runs: one line per epoch or step, to the terminal of ``aecrypt reproduce``.
 
 A notebook executed by papermill prints into the notebook, where nobody watching
-``make reproduce`` sees it. ``aecrypt reproduce`` sets ``LIVE_ENV`` for its kernels; then
-``live`` also writes the line to the kernel's own standard output, which the kernel
-inherited from the runner. Interactive sessions see the usual progress bars instead.
+``make reproduce`` sees it. Each job of the study's workflow sets ``LIVE_ENV`` for its
+kernel; then ``live`` also writes the line to the kernel's own standard output, which the
+kernel inherited from its job: the progress file that ``aecrypt reproduce`` follows and
+prints. Interactive sessions see the usual progress bars instead.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Iterator
 LIVE_ENV = "AECRYPT_LIVE_PROGRESS"
 #: When jobs run side by side: the job's name, put before each of its live lines.
 LIVE_LABEL_ENV = "AECRYPT_LIVE_LABEL"
-#: How far live lines are indented under the runner's "[2/6] 02_train_autoencoder" line.
+#: How far live lines are indented under the terminal's "[2/6] 02_train_autoencoder (seed 0) ..." line.
 INDENT = "      "
 
 
@@ -27,7 +28,7 @@ def enabled() -> bool:
 
 
 def live(message: str) -> None:
-    """Write one progress line to the runner's terminal (a no-op outside a batch run)."""
+    """Write one progress line to the batch run's terminal (a no-op outside a batch run)."""
     if not enabled():
         return
     try:  # in a kernel that captures file descriptors, sys.stdout.fileno() is the inherited terminal

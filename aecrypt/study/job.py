@@ -40,6 +40,7 @@ class Progress:
     lines of jobs running side by side never mix), or nothing when there is none."""
 
     def __init__(self, path: str | None) -> None:
+        """Open the progress file for appending (nothing when ``path`` is None)."""
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644) if path else None
 
     def event(self, kind: str, key: str, **values: Any) -> None:

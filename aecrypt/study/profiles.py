@@ -1,4 +1,4 @@
-"""Run profiles: named sets of notebook parameters, defined once for notebooks and the runner.
+"""Run profiles: named sets of notebook parameters, defined once for notebooks and the workflow.
 
 A notebook's parameters cell leaves a parameter as ``None`` to take the profile's value;
 anything given explicitly (``papermill -p name value`` or ``aecrypt reproduce -p``) wins.

@@ -45,10 +45,13 @@ POLL_SECONDS = 0.2
 #: How an event line of the progress file starts (``job.EVENT``; kept here so that
 #: following a run imports neither papermill nor the job module).
 EVENT = "@@aecrypt "
-#: Snakemake's rerun triggers: only a changed set of inputs. Changed code and parameters
-#: are judged from the records beside the results (``freshness``) and passed as
-#: ``--forcerun``; time stamps are not used, since a fresh clone's files all carry checkout times.
-RERUN_TRIGGERS = ("input",)
+#: Snakemake's own rerun triggers: none that can fire (the jobs use no conda or container
+#: environment), so Snakemake reruns only what is missing or incomplete, and what
+#: ``--forcerun`` names. Changed code, parameters and inputs are judged from the records
+#: beside the results (``freshness``): file times cannot judge a fresh clone (all carry
+#: checkout times), and Snakemake's parameter records live in ``.snakemake/``, which a
+#: clone lacks and which another checkout's results would contradict.
+RERUN_TRIGGERS = ("software-env",)
 
 
 @dataclass
@@ -154,9 +157,12 @@ def snakemake_command(plan: Plan, todo: dict[str, list[str]], plan_file: Path, c
 
 
 def snakemake_environment() -> dict[str, str]:
-    """The environment of Snakemake and its jobs: this one, with this project's package first on the path."""
+    """The environment of Snakemake and its jobs: this one, with this project's package
+    first on the path and the folders this process uses for results, models and data."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(config.PROJ_ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    env.update({"AECRYPT_RESULTS_DIR": str(config.RESULTS_DIR), "AECRYPT_MODELS_DIR": str(config.MODELS_DIR),
+                "AECRYPT_DATA_DIR": str(config.DATA_DIR)})
     return env
 
 
@@ -293,7 +299,7 @@ def print_dry_run(outcome: Outcome, slurm: bool) -> None:
         print(f"  {label(plan, key)}: {'; '.join(reasons)}")
         if slurm and key in listed:
             resources = {k: v for k, v in listed[key]["resources"].items() if k not in LOCAL_RESOURCES}
-            print(f"{INDENT}runs on this machine (a local rule)" if listed[key]["local"] else
+            print(f"{INDENT}runs on this machine (a local rule)" if key == REPORT or listed[key]["local"] else
                   f"{INDENT}sbatch: " + ", ".join(f"{k}={v}" for k, v in resources.items()))
     for key in listed.keys() - todo.keys():
         print(f"  {label(plan, key)}: Snakemake's reason: {listed[key].get('reason', 'none given')}")
