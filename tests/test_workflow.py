@@ -24,7 +24,7 @@ import pytest
 from aecrypt import config
 from aecrypt.errors import ModelFileError, ParameterError
 from aecrypt.study import profiles
-from aecrypt.study.freshness import REPORT, job_reasons, package_hash, pending
+from aecrypt.study.freshness import REPORT, job_reasons, left_behind, package_hash, pending
 from aecrypt.study.plan import TF_THREADS, make_plan
 from aecrypt.study.workflow import parse_dry_run, reproduce
 from clirun import aecrypt
@@ -103,6 +103,7 @@ def test_a_job_runs_when_its_code_parameters_or_input_changed():
     for job in plan.jobs:  # the model first: 03 to 06 record its hash
         _finished(job, package)
     assert list(pending(plan, package)) == ["report"]
+    assert list(pending(make_plan("smoke", only=["04"]), package, force=True)) == ["04_timing/seed-0", REPORT]
     train, timing = plan.job("02_train_autoencoder/seed-0"), plan.job("04_timing/seed-0")
     assert job_reasons(timing, "another") == ["changed code: the aecrypt package"]
     _finished(train, package, parameters={**train.parameters, "epochs": 3})
@@ -110,6 +111,8 @@ def test_a_job_runs_when_its_code_parameters_or_input_changed():
     assert job_reasons(timing, package) == ["changed input: the model in " + str(train.models)]
     todo = pending(make_plan("smoke", only=["02"]), package)
     assert todo["04_timing/seed-0"] == ["its input is rerun: 02_train_autoencoder (seed 0)"] and REPORT in todo
+    only_03 = make_plan("smoke", only=["03"])  # 02 stays out of date, and says so
+    assert left_behind(only_03, package, pending(only_03, package))["02_train_autoencoder/seed-0"][0].startswith("changed parameters")
     _finished(train, package, tf_threads=TF_THREADS + 1)
     assert job_reasons(train, package) == [f"changed TensorFlow thread count ({TF_THREADS + 1} → {TF_THREADS})"]
     train.executed.unlink()
