@@ -6,7 +6,9 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PROFILE ?= default
-# Extra arguments for the study runner, e.g. ARGS="--only 04 -p repeats 200".
+# Jobs side by side (aecrypt reproduce --cores): the numbers are the same with any count.
+CORES ?= 1
+# Extra arguments for aecrypt reproduce, e.g. ARGS="--dry-run" or ARGS="--only 02,04 -p run_name quick -p aes_repeats 100".
 ARGS ?=
 
 # A marker file per install flavour, so installs rerun only when pyproject.toml changes.
@@ -40,11 +42,11 @@ $(STAMP_DOCS): pyproject.toml | $(BIN)/python
 kernel: $(STAMP_RUN) ## Register the project's Jupyter kernel ("aecrypt") for this virtualenv
 	$(BIN)/python -m ipykernel install --sys-prefix --name aecrypt --display-name "Python (aecrypt)" >/dev/null
 
-reproduce: kernel ## Set up and run the whole study (all notebooks, PROFILE=default) into results/
-	$(BIN)/aecrypt reproduce --profile $(PROFILE) $(ARGS)
+reproduce: kernel ## Set up and bring the study up to date (PROFILE=default, CORES=1): runs what is new or changed into results/
+	$(BIN)/aecrypt reproduce --profile $(PROFILE) --cores $(CORES) $(ARGS)
 
-smoke: kernel ## Run the whole study at smoke size (tiny images, seconds per notebook)
-	$(BIN)/aecrypt reproduce --profile smoke $(ARGS)
+smoke: kernel ## Run the whole study at smoke size (tiny images; a few minutes on 2 cores)
+	$(BIN)/aecrypt reproduce --profile smoke --cores $(CORES) $(ARGS)
 
 figures: $(STAMP_RUN) ## Redraw a run's figures from its saved data in seconds (PROFILE=default, STYLE=paper|slides|notebook)
 	$(BIN)/aecrypt figures --profile $(PROFILE) $(if $(STYLE),--style $(STYLE))
@@ -72,4 +74,4 @@ bench: kernel ## Run the performance benchmark (with the 20,000-image scale part
 	$(BIN)/python benchmarks/bench.py
 
 clean: ## Remove caches, models trained by hand or at smoke size, scratch runs (keeps everything committed)
-	rm -rf data/processed models/scratch models/smoke models/paper results/smoke results/scratch results/paper .pytest_cache build/book
+	rm -rf data/processed models/scratch models/smoke results/smoke results/scratch .pytest_cache .snakemake build/book

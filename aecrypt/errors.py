@@ -2,7 +2,7 @@
 
 Every message says what is wrong and what to do about it, so a notebook or the command
 line can print ``str(error)`` as a single helpful line. Every error a user can cause is
-an ``AecryptError``; the command line and the study runner print it as one line. Each
+an ``AecryptError``; the command line and the study's workflow print it as one line. Each
 class names its ``kind`` in a few words, so a batch's summary can count failures by kind.
 """
 
@@ -103,3 +103,7 @@ class CodecUnavailableError(AecryptError):
 
 class FigureDataError(AecryptError):
     """A run's saved figure data is missing or was saved by an older aecrypt in another layout."""
+
+
+class WorkflowError(AecryptError):
+    """The study's workflow could not run: another run holds its lock, or Snakemake itself failed."""

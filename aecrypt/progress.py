@@ -1,10 +1,10 @@
-"""Live progress for batch runs: one line per epoch or step, straight to the runner's terminal.
+"""Live progress for batch runs: one line per epoch or step, to the terminal of ``aecrypt reproduce``.
 
 A notebook executed by papermill prints into the notebook, where nobody watching
-``make reproduce`` sees it. ``aecrypt reproduce`` sets ``LIVE_ENV`` for its kernels; then
-``live`` also writes the line to the kernel's own standard output, which the kernel
-inherited from the runner. Interactive sessions see the usual progress bars instead
-(``quiet_bar`` for a long loop).
+``make reproduce`` sees it. Each job of the study's workflow sets ``LIVE_ENV`` for its
+kernel; then ``live`` also writes the line to the kernel's own standard output, which the
+kernel inherited from its job: the progress file that ``aecrypt reproduce`` follows and
+prints. Interactive sessions see the usual progress bars instead.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ import os
 import sys
 from collections.abc import Iterator
 
-#: Set (to "1") by the study runner for the kernels it starts.
+#: Set (to "1") by the study's jobs for the kernels they start.
 LIVE_ENV = "AECRYPT_LIVE_PROGRESS"
-#: How far live lines are indented under the runner's "[2/6] 02_train_autoencoder" line.
+#: When jobs run side by side: the job's name, put before each of its live lines.
+LIVE_LABEL_ENV = "AECRYPT_LIVE_LABEL"
+#: How far live lines are indented under the terminal's "[2/6] 02_train_autoencoder (seed 0) ..." line.
 INDENT = "      "
 #: Loops over fewer items than this show no progress bar.
 QUIET_BELOW = 50
@@ -28,15 +30,16 @@ def enabled() -> bool:
 
 
 def live(message: str) -> None:
-    """Write one progress line to the runner's terminal (a no-op outside a batch run)."""
+    """Write one progress line to the batch run's terminal (a no-op outside a batch run)."""
     if not enabled():
         return
     try:  # in a kernel that captures file descriptors, sys.stdout.fileno() is the inherited terminal
         fd = sys.stdout.fileno()
     except (OSError, ValueError, AttributeError):
         fd = 1  # one that does not (ipykernel under pytest, for one) left descriptor 1 as it found it
+    label = os.environ.get(LIVE_LABEL_ENV)
     try:
-        os.write(fd, f"{INDENT}{message}\n".encode())
+        os.write(fd, f"{INDENT}{label + ': ' if label else ''}{message}\n".encode())
     except OSError:
         pass  # no terminal to write to: progress is a courtesy, never a failure
 

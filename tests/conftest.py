@@ -56,3 +56,22 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("notebooks"):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def smoke_data(tmp_path_factory):
+    """A processed-data cache shared by every smoke study of the session."""
+    return tmp_path_factory.mktemp("smoke-data")
+
+
+@pytest.fixture(scope="session")
+def smoke_project(tmp_path_factory, smoke_data):
+    """The whole study at smoke size with two training seeds, run once per session as a
+    user runs it (``aecrypt reproduce`` in a terminal, umask 022) in a clean copy of this
+    project: returns the copy and what the command printed."""
+    from smokeproject import copy_project, reproduce
+
+    project = copy_project(tmp_path_factory.mktemp("smoke-project"))
+    done = reproduce(project, smoke_data, "--seeds", "0,1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return project, done

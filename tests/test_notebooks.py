@@ -1,10 +1,10 @@
-"""Every notebook runs end to end through papermill at smoke size, via the real batch runner;
-the same seed gives the same tables under load; the model's manifest fixes every notebook's data."""
+"""Every notebook runs end to end through papermill at smoke size, via the real workflow
+(``aecrypt reproduce``, one smoke study per session: conftest's ``smoke_project``); the
+model's manifest fixes every notebook's data; every parameter is checked before any work."""
 
 import json
 import os
 import subprocess
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,19 +17,21 @@ from aecrypt.errors import ParameterError
 from aecrypt.method.noise import NOISE_KINDS
 from aecrypt.study.notebooks import notebook_paths
 from aecrypt.study.profiles import PROFILES
-from aecrypt.study.results import is_timing_column
-from aecrypt.study.runner import kernel_name, notebook_parameters, run_study
+from aecrypt.study.job import kernel_name
+from aecrypt.study.parameters import declared_parameters as notebook_parameters
+from aecrypt.study.workflow import reproduce as run_study
 
 ENV_DIRS = (("AECRYPT_RESULTS_DIR", "RESULTS_DIR"), ("AECRYPT_MODELS_DIR", "MODELS_DIR"), ("AECRYPT_DATA_DIR", "DATA_DIR"))
 
 
 @contextmanager
-def study_dirs(root: Path):
-    """Results, models and caches under ``root``, for this process and the kernels it starts."""
+def study_dirs(root: Path, folders: dict[str, Path] | None = None):
+    """Results, models and caches under ``root`` (or in ``folders``, by variable), for this
+    process and the kernels it starts."""
     saved_env = {name: os.environ.get(name) for name, _ in ENV_DIRS}
     saved = {attr: getattr(config, attr) for _, attr in ENV_DIRS} | {"PROCESSED_DIR": config.PROCESSED_DIR}
     for name, attr in ENV_DIRS:
-        folder = root / name.lower()
+        folder = (folders or {}).get(name, root / name.lower())
         os.environ[name] = str(folder)
         setattr(config, attr, folder)
     config.PROCESSED_DIR = config.DATA_DIR / "processed"
@@ -43,43 +45,29 @@ def study_dirs(root: Path):
 
 
 def results_of(root: Path, profile: str = "smoke") -> Path:
-    return root / "aecrypt_results_dir" / profile
+    """A run's results in a project (``smoke_project``) or under ``study_dirs``."""
+    return (root / "results" if (root / "results").is_dir() else root / "aecrypt_results_dir") / profile
 
 
 def executed_copy(out: Path, path: Path) -> Path:
-    """Where a notebook's executed copy lies in a one-seed run: 01 in the run's folder, the rest in seed-0/."""
+    """Where a notebook's executed copy lies: 01 in the run's folder, the rest in seed-0/."""
     return (out if path.name.startswith("01_") else out / "seed-0") / "executed" / path.name
 
 
-@pytest.fixture(scope="module")
-def smoke_study(tmp_path_factory):
-    """The whole study at smoke size, run once for the tests of this module, as a user runs
-    it (``aecrypt reproduce`` in a terminal): returns the folder and what it printed."""
-    root = tmp_path_factory.mktemp("smoke-a")
-    with study_dirs(root):
-        done = subprocess.run([sys.executable, "-m", "aecrypt.cli.main", "reproduce", "--profile", "smoke"],
-                              capture_output=True, text=True, env=os.environ.copy())
-    assert done.returncode == 0, done.stdout + done.stderr
-    return root, done
-
-
-def _tables(folder: Path, names: set[str] | None = None) -> dict[str, pd.DataFrame]:
-    """Every CSV table of a run folder and its seed folders (by relative path), timing columns dropped."""
-    tables = {}
-    for path in sorted(folder.rglob("*.csv")):
-        if names is None or path.stem in names:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)  # compare the text as written
-            tables[str(path.relative_to(folder).with_suffix(""))] = frame[[c for c in frame.columns if not is_timing_column(c)]]
-    return tables
+@pytest.fixture
+def smoke_study(smoke_project):
+    """The session's smoke study (two seeds) and what ``aecrypt reproduce`` printed."""
+    return smoke_project
 
 
 @pytest.mark.notebooks
 def test_smoke_study_runs_every_notebook(smoke_study):
     root, _ = smoke_study
     top = results_of(root)
-    out = top / "seed-0"  # the one training seed's outputs; the data's (notebook 01) in the run's folder
-    assert list(json.loads((top / "runs" / "study.json").read_text())["seconds"]) == [
-        p.stem if p.name.startswith("01_") else f"{p.stem} (seed 0)" for p in notebook_paths()]
+    out = top / "seed-0"  # the first training seed's outputs; the data's (notebook 01) in the run's folder
+    expected = {p.stem if p.name.startswith("01_") else f"{p.stem} (seed 0)" for p in notebook_paths()}
+    expected |= {f"{name} (seed 1)" for name in PROFILES["smoke"]["partial_notebooks"]}
+    assert set(json.loads((top / "runs" / "study.json").read_text())["seconds"]) == expected
     for path in notebook_paths():
         assert executed_copy(top, path).exists(), path.name
     report = (top / "REPORT.md").read_text()
@@ -91,7 +79,7 @@ def test_smoke_study_runs_every_notebook(smoke_study):
     for folder, stem in ((out, "table_reconstruction"), (top, "table_dataset"), (top, "table_leakage_by_gap"), (out, "table_training")):
         for suffix in ("csv", "md", "tex"):
             assert (folder / f"{stem}.{suffix}").exists()
-    models = root / "aecrypt_models_dir" / "smoke" / "main" / "seed-0"
+    models = root / "models" / "smoke" / "main" / "seed-0"
     assert (models / "encoder.keras").exists() and (models / "manifest.json").exists()
     recon = pd.read_csv(out / "table_reconstruction.csv")
     assert {"test", "training", "other heads (OOD)", "other body parts (OOD)"} <= set(recon["images"])
@@ -170,38 +158,14 @@ def test_figures_command_redraws_every_figure_byte_for_byte_from_saved_data(smok
 
 
 @pytest.mark.notebooks
-def test_same_seed_gives_the_same_tables_under_cpu_load(smoke_study, tmp_path):
-    # A second run in another folder, with a busy loop on one of the two cores beside it, must
-    # write the same tables byte for byte (timing columns aside). Notebooks 03 and 04 write
-    # no seed-dependent table (04 only timings), so the second run leaves them out.
-    root_a, _ = smoke_study
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        with study_dirs(tmp_path):
-            run_study("smoke", only=["01", "02", "05", "06"])
-    finally:
-        busy.kill()
-        busy.wait()
-    first = _tables(results_of(root_a))
-    second = _tables(results_of(tmp_path))
-    assert len(second) >= 12
-    for name, table in second.items():
-        if name == "table_verdicts":  # it also decides the timing claims, from notebook 04, which this run leaves out
-            table = table[~table["verdict"].str.contains("measured once")]
-            expected = first[name][~first[name]["verdict"].str.contains("measured once")]
-            pd.testing.assert_frame_equal(table.reset_index(drop=True), expected.reset_index(drop=True), obj=name)
-            continue
-        pd.testing.assert_frame_equal(table, first[name], obj=name)
-
-
-@pytest.mark.notebooks
-def test_data_parameters_that_contradict_the_manifest_fail_first(smoke_study, tmp_path):
+def test_data_parameters_that_contradict_the_manifest_fail_first(smoke_study, smoke_data, tmp_path):
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     root, _ = smoke_study
     path = config.NOTEBOOKS_DIR / "05_noise_robustness.ipynb"
-    with study_dirs(root), pytest.raises(PapermillExecutionError) as info:
+    with study_dirs(tmp_path, {"AECRYPT_MODELS_DIR": root / "models", "AECRYPT_DATA_DIR": smoke_data}), \
+            pytest.raises(PapermillExecutionError) as info:
         papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), parameters={"profile": "smoke", "image_size": 48},
                                    kernel_name=kernel_name(), progress_bar=False, cwd=str(path.parent))
     assert info.value.ename == "ManifestMismatchError"

@@ -120,16 +120,23 @@ def _inspect(commands: Commands) -> None:
 
 
 def _reproduce(commands: Commands) -> None:
-    """aecrypt reproduce [--profile P] [--only NN] [--seeds S] [-p NAME VALUE]."""
-    p = commands.add_parser("reproduce", help="run every notebook through papermill and write results/<profile>/REPORT.md")
+    """aecrypt reproduce [--profile P] [--only NN] [--seeds S] [-p NAME VALUE] [--cores N] [--dry-run] [--force] [--slurm]."""
+    p = commands.add_parser("reproduce", help="bring results/<profile>/ up to date: run each notebook that is new or out of date "
+                                              "through papermill (a Snakemake workflow), then write REPORT.md")
     p.add_argument("--profile", default="default", choices=tuple(PROFILES), help="run profile (default: default)")
     p.add_argument("--only", action="append", help="run only these notebooks, by number: --only 04,05")
     p.add_argument("--dataset", choices=("mni152", "folder"), help="dataset for every notebook")
     p.add_argument("--data-dir", help="your image folder when --dataset folder")
     p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="override a notebook parameter (checked against the notebooks' parameters cells)")
-    p.add_argument("--seeds", help="run the seed-dependent notebooks (02, 05, 06) once per seed, e.g. 0,1,2; "
-                                   "the report gives mean and standard deviation across them")
+    p.add_argument("--seeds", help="training seeds, e.g. 0,1,2 (default: the profile's); the split is the same for all; "
+                                   "the report gives each claim per seed, mean and standard deviation")
+    p.add_argument("--cores", type=int, default=1, help="run up to this many jobs side by side (default 1); "
+                                                        "each job's TensorFlow keeps its own fixed thread count, so the numbers do not change")
+    p.add_argument("--dry-run", action="store_true", help="list the jobs that would run and why (new, changed code, "
+                                                          "changed parameters, changed input), and run nothing")
+    p.add_argument("--force", action="store_true", help="rerun the chosen notebooks (--only) even where they are up to date")
+    p.add_argument("--slurm", action="store_true", help="submit each job to SLURM (workflow/profiles/slurm) instead of running it here")
     p.set_defaults(func=cmd_reproduce)
 
 

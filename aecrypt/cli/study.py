@@ -19,8 +19,8 @@ def _value(text: str):
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
-    """Run the study's notebooks through papermill and write the report."""
-    from aecrypt.study.runner import run_study
+    """Bring the study's results up to date through its workflow (Snakemake), then the report."""
+    from aecrypt.study.workflow import reproduce
 
     overrides = {name: _value(value) for name, value in args.param}
     if args.data_dir and args.dataset != "folder":
@@ -32,13 +32,10 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     only = [item for chunk in args.only for item in chunk.split(",")] if args.only is not None else None
     seeds = _seeds(args.seeds) if args.seeds is not None else None
     start = time.perf_counter()
-    study = run_study(args.profile, only=only, overrides=overrides, seeds=seeds)
-    from aecrypt.study.readme import README_RUNS, update_readme
-
-    if args.profile in README_RUNS and only is None and not overrides:
-
-        print(f"README.md results block rewritten from {update_readme().parent / 'results' / 'default'}")
-    print(f"study done in {(time.perf_counter() - start) / 60:.1f} min; report: {study.report}")
+    outcome = reproduce(args.profile, only=only, overrides=overrides, seeds=seeds, cores=args.cores, dry_run=args.dry_run,
+                        force=args.force, slurm=args.slurm)
+    if outcome.ran:
+        print(f"study done in {(time.perf_counter() - start) / 60:.1f} min; report: {outcome.report}")
 
 
 def _seeds(text: str) -> list[int]:

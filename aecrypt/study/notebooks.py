@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from aecrypt.config import NOTEBOOKS_DIR
+from aecrypt.config import NOTEBOOKS_DIR, PROJ_ROOT
 
 
 def notebook_paths(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -48,10 +48,16 @@ def strip_outputs(path: Path) -> None:
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def clean_executed(path: Path) -> None:
+def clean_executed(path: Path, source: Path | None = None, target: Path | None = None) -> None:
     """Make an executed notebook fit to read and commit: drop standard-error streams
-    (progress bars, library warnings) and terminal escape codes; keep every result."""
+    (progress bars, library warnings) and terminal escape codes; keep every result. Its
+    record of where papermill read and wrote it names ``source`` and ``target`` (where it
+    will lie) relative to the project, so no machine's folders are saved in it."""
     nb = nbformat.read(path, as_version=4)
+    papermill = nb.metadata.get("papermill", {})
+    for key, where in (("input_path", source), ("output_path", target)):
+        if key in papermill:
+            papermill[key] = _portable(Path(where or papermill[key]))
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -67,6 +73,14 @@ def clean_executed(path: Path) -> None:
             kept.append(output)
         cell.outputs = kept
     nbformat.write(nb, path)
+
+
+def _portable(path: Path) -> str:
+    """A path relative to the project when it lies inside it, else its name alone."""
+    try:
+        return path.resolve().relative_to(PROJ_ROOT).as_posix()
+    except ValueError:
+        return path.name
 
 
 #: Numbers a notebook's prose may state although they look like results (compared without

@@ -8,10 +8,12 @@ call with a bad value also stops at once, with a message that names the expected
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from aecrypt.config import STYLES
 from aecrypt.errors import ParameterError
 
 #: Python types of the annotations papermill reports (Optional[X] also allows None).
@@ -55,6 +57,12 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "learning_rate_schedule": ("constant", "cosine"),  # training.SCHEDULES
     "noise_scope": ("all", "paper"),
 }
+#: A run's name becomes a folder under results/<profile>/ and models/<profile>/: a plain name.
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+#: Names a run may not take: the folders a run writes inside its own (and ``aecrypt
+#: figures``' style folders, and the scratch area), and the seed folders (``seed-<n>``).
+RESERVED_RUN_NAMES = ("runs", "executed", "figure_data", "scratch", *STYLES)
+SEED_FOLDER_PREFIX = "seed-"
 #: Fractions must lie strictly between 0 and 1 (validation may be 0).
 FRACTIONS: dict[str, tuple[float, float]] = {"test_fraction": (0.0, 1.0), "validation_fraction": (-1e-12, 1.0)}
 
@@ -99,6 +107,8 @@ def _check_range(name: str, value: Any) -> None:
     """Bounds, fractions and word choices for the parameters that have them."""
     if name in CHOICES and value not in CHOICES[name]:
         raise ParameterError(f"parameter {name} must be one of {', '.join(CHOICES[name])}, not {value!r}")
+    if name == "run_name":
+        check_run_name(value)
     if name in FRACTIONS:
         low, high = FRACTIONS[name]
         if not low < value < high:
@@ -108,6 +118,17 @@ def _check_range(name: str, value: Any) -> None:
         if (low is not None and value < low) or (high is not None and value > high):
             bounds = f"at least {low:g}" if high is None else f"between {low:g} and {high:g}"
             raise ParameterError(f"parameter {name} must be {bounds}, not {value!r}")
+
+
+def check_run_name(value: str) -> str:
+    """A run name that stays in its own folder: letters, digits, ``-`` and ``_``, not a
+    folder a run writes itself; else a ParameterError."""
+    if not RUN_NAME.fullmatch(value) or value.lower().startswith(SEED_FOLDER_PREFIX) or value.lower() in RESERVED_RUN_NAMES:
+        raise ParameterError(
+            f"parameter run_name must be a plain name of letters, digits, - and _ (at most 64; not {SEED_FOLDER_PREFIX}..., "
+            f"{', '.join(RESERVED_RUN_NAMES)}), not {value!r}"
+        )
+    return value
 
 
 def check_values(given: dict[str, Any], declared: dict[str, dict]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Run profiles: named sets of notebook parameters, defined once for notebooks and the runner.
+"""Run profiles: named sets of notebook parameters, defined once for notebooks and the workflow.
 
 A notebook's parameters cell leaves a parameter as ``None`` to take the profile's value;
 anything given explicitly (``papermill -p name value`` or ``aecrypt reproduce -p``) wins.
@@ -19,6 +19,8 @@ PROFILES: dict[str, dict[str, Any]] = {
     # Tiny images, a handful of them, one epoch: seconds per notebook, for tests.
     "smoke": {
         "seeds": (0,),  # training seeds aecrypt reproduce runs (the split has its own split_seed)
+        "full_seeds": (0,),  # seeds that run every notebook; the others run partial_notebooks
+        "partial_notebooks": {"02_train_autoencoder": {}, "05_noise_robustness": {}, "06_security_analysis": {}},
         "image_size": 32,
         "max_images": 24,
         "per_class": None,
@@ -52,6 +54,8 @@ PROFILES: dict[str, dict[str, Any]] = {
     # subset of the test images, which its method name states.
     "default": {
         "seeds": (0, 1, 2),
+        "full_seeds": (0,),  # 03 (one image's journey) and 04 (timing) run on the first seed's model only
+        "partial_notebooks": {"02_train_autoencoder": {}, "05_noise_robustness": {}, "06_security_analysis": {}},
         "image_size": 96,
         "max_images": None,
         "per_class": None,
@@ -75,6 +79,8 @@ PROFILES: dict[str, dict[str, Any]] = {
     # Section 4 as written: 224x224, adamax, MSE, 60 epochs, 80/20 split, 200 images.
     "paper": {
         "seeds": (0, 1, 2),
+        "full_seeds": (0,),
+        "partial_notebooks": {"02_train_autoencoder": {}, "05_noise_robustness": {}, "06_security_analysis": {}},
         "image_size": PAPER_IMAGE_SIZE,
         "max_images": PAPER_IMAGES,
         "per_class": None,
@@ -98,8 +104,11 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-#: Profile entries the runner reads, not any notebook.
-RUNNER_KEYS = ("seeds",)
+#: Profile entries the workflow reads, not any notebook: the training seeds; the seeds that
+#: run every notebook (``full_seeds``; a profile without it: every seed); and for the
+#: other seeds, the notebooks that run, each with extra parameters of its own
+#: (``partial_notebooks``, notebook name -> parameters; the user's ``-p`` still wins).
+RUNNER_KEYS = ("seeds", "full_seeds", "partial_notebooks")
 
 
 def resolve(profile: str, **given: Any) -> dict[str, Any]:

@@ -1,14 +1,11 @@
-"""What a run leaves for a reader: REPORT.md, the spread across seeds, and README's results block.
+"""What a run leaves for a reader: REPORT.md, the claims decided per seed, and the spread across seeds.
 
 Every number here is read back from result files a run wrote; nothing is typed by hand.
-``readme_block`` builds README.md's results table from the committed ``results/default``
-files, and a test fails when README.md's block differs from what it builds.
+README.md's results block is ``aecrypt.study.readme``'s.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +13,11 @@ import pandas as pd
 
 from aecrypt import config
 from aecrypt.paper import inconsistencies_markdown
+from aecrypt.study.freshness import report_inputs
+from aecrypt.study.provenance import RECORD_KEY, JobRecord, lane_records, seed_folders, seed_mismatch
 from aecrypt.study.results import run_metadata, write_json, write_table, write_text
+from aecrypt.study.runs import MAIN_RUN
 
-SEED_FOLDER = re.compile(r"^seed-(\d+)$")
 #: Tables whose numbers depend on the seed, with the columns that identify a row and the
 #: columns averaged across seeds.
 SEED_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -34,6 +33,8 @@ SEED_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 SMOKE_BANNER = ("> **Smoke run: these numbers only check the plumbing** (tiny images, a handful of them, one "
                 "epoch). Run `make reproduce` for the study's numbers.")
+#: Profiles whose results are committed: every report redraws their slides (``slides/``) too.
+SLIDE_PROFILES = ("default", "paper")
 
 
 #: The learning-rate schedules (training.SCHEDULES) in words, for the report and README.
@@ -47,18 +48,6 @@ def _schedule_words(training) -> str:
 
 
 # -------------------------------------------------------------------- seeds
-
-
-
-
-def seed_folders(out: Path) -> dict[int, Path]:
-    """The result folders of one run by training seed (``seed-<n>/``, each with its trained model's record)."""
-    folders = {}
-    for child in sorted(out.glob("seed-*")):
-        match = SEED_FOLDER.match(child.name)
-        if match and (child / "runs" / "02_train_autoencoder.json").is_file():
-            folders[int(match.group(1))] = child
-    return dict(sorted(folders.items()))
 
 
 def first_seed_folder(out: Path) -> Path:
@@ -89,55 +78,82 @@ def seed_spread(folders: dict[int, Path], table: str, keys: tuple[str, ...], val
     return spread
 
 
-def write_seed_tables(out: Path) -> list[str]:
-    """Write ``table_seeds_<name>`` for every seed-dependent table; returns the names written."""
+def seed_table_name(table: str) -> str:
+    """The spread table of a seed-dependent table: ``table_reconstruction`` -> ``table_seeds_reconstruction``."""
+    return f"table_seeds_{table.removeprefix('table_')}"
+
+
+def write_seed_tables(out: Path, profile: str | None = None) -> list[str]:
+    """Write ``table_seeds_<name>`` for every seed-dependent table; returns the names
+    written. Seeds made by different code or parameters (``seed_mismatch``) are not
+    averaged: then no spread table is written, and any earlier one is removed."""
     folders = seed_folders(out)
+    mismatch = seed_mismatch(folders, profile)
     written = []
     for table, (keys, values) in SEED_TABLES.items():
-        spread = seed_spread(folders, table, keys, values)
-        if spread is not None:
-            name = f"table_seeds_{table.removeprefix('table_')}"
-            write_table(spread, name, out, caption=f"{table} across seeds {', '.join(map(str, folders))}: mean and standard deviation")
-            written.append(name)
+        spread = None if mismatch else seed_spread(folders, table, keys, values)
+        name = seed_table_name(table)
+        if spread is None:
+            for suffix in ("csv", "md", "tex"):
+                (out / f"{name}.{suffix}").unlink(missing_ok=True)
+            continue
+        write_table(spread, name, out, caption=f"{table} across seeds {', '.join(map(str, folders))}: mean and standard deviation")
+        written.append(name)
     return written
 
 
 # -------------------------------------------------------------------- REPORT.md
 
 
-def write_report(profile: str, seconds: dict[str, float], overrides: dict[str, Any], seeds: list[int] | None = None) -> Path:
-    """``results/<profile>/REPORT.md``: every table, figure links, parameters, versions, times."""
-    out = config.results_dir(profile)
-    meta = run_metadata({"profile": profile, **overrides, "seeds": seeds})
-    previous = out / "runs" / "study.json"
-    times = dict(seconds)
-    if previous.exists():  # a partial run (--only) keeps the other notebooks' times
-        earlier = json.loads(previous.read_text()).get("seconds", {})
-        times = dict(sorted({**{k: v for k, v in earlier.items() if k not in times}, **times}.items()))
-    write_seed_tables(out)
-    verdicts = write_verdicts(out)
-    variants = write_variant_table(out)
-    draw_across_seeds(out, write_across_seeds(out))
-    lines = [f"# aecrypt study report: `{profile}` profile", ""]
+def write_lane_report(plan, package: str) -> Path:
+    """A lane's report (``write_report``); for a committed profile's main run also its
+    slides, and for the project's own default run README's results block."""
+    from aecrypt.study.readme import README_RUNS, update_readme  # README's block reads this module's tables
+
+    report = write_report(plan.folder, plan.profile, plan.run_name, package)
+    if plan.run_name == MAIN_RUN and plan.profile in SLIDE_PROFILES:
+        write_slides(plan.folder)
+    if plan.run_name == MAIN_RUN and plan.folder.parent == config.PROJ_ROOT / "results" and plan.profile in README_RUNS:
+        update_readme()
+    return report
+
+
+def write_slides(out: Path) -> list[Path]:
+    """Redraw the lane's figures and each seed's in the slides style, into their ``slides/``."""
+    from aecrypt.study.figures import FIGURES, has_data, redraw, redraw_all
+
+    own = [path for name in FIGURES if has_data(name, out) for path in redraw(name, out, "slides").values()]
+    return own + [path for folder in seed_folders(out).values() for path in redraw_all(folder, "slides")]
+
+
+def write_report(out: Path, profile: str, run_name: str = MAIN_RUN, package: str | None = None) -> Path:
+    """``REPORT.md`` of a lane (``results/<profile>[/<run_name>]``): every table, figure
+    links, each job's commit, parameters and wall time, versions; and ``runs/study.json``."""
+    records = lane_records(out)
+    folders = seed_folders(out)
+    mismatch = seed_mismatch(folders, profile)
+    write_seed_tables(out, profile)
+    verdicts = None if mismatch else write_verdicts(out)
+    variants = None if mismatch else write_variant_table(out)
+    draw_across_seeds(out, [] if mismatch else write_across_seeds(out))
+    meta = run_metadata({"profile": profile, "run_name": run_name, "seeds": list(folders)})
+    lines = [f"# aecrypt study report: `{profile}` profile" + (f", run `{run_name}`" if run_name != MAIN_RUN else ""), ""]
     if profile == "smoke":
         lines += [SMOKE_BANNER, ""]
-    if meta["git_commit"].endswith("-dirty") or meta["git_commit"] == "unknown":
-        lines += [f"**Warning: this run was made from a working tree with uncommitted changes (`{meta['git_commit']}`); "
-                  "its numbers may not come from any committed code.**", ""]
+    dirty = sorted({r.commit for r in records if r.commit.endswith("-dirty") or r.commit == "unknown"})
+    if dirty:
+        lines += [f"**Warning: some results were made from a working tree with uncommitted changes ({', '.join(f'`{c}`' for c in dirty)}); "
+                  "their numbers may not come from any committed code.**", ""]
     lines += [
         "Generated by `aecrypt reproduce`; every number below comes from this run. The paper's",
         "numbers (Alslman et al., Electronics 2022) appear in rows or columns labelled as the paper's.",
         "",
     ]
-    folders = seed_folders(out)
     first = next(iter(folders.values()), out)
-    training = first / "table_training.csv"
-    if training.is_file():
-        row = pd.read_csv(training).iloc[0]
-        lines += [f"Training: {int(row['epochs_run'])} epochs ran ({row['stopped_because']}){_schedule_words(row)}; "
-                  f"best epoch {int(row['best_epoch'])}"
-                  + (f"; the best validation loss fell {100 * row['late_improvement']:.0f} % in the last quarter of the epochs"
-                     if "late_improvement" in row and pd.notna(row["late_improvement"]) else "") + ".", ""]
+    lines += _training_lines(first)
+    if len(folders) > 1:
+        lines += [mismatch or f"Seeds {', '.join(map(str, folders))}: the `table_seeds_*` tables give the mean and "
+                  "standard deviation across them.", ""]
     if verdicts is not None:
         lines += ["## The paper's claims, decided per training seed", "",
                   "Each claim is decided in every training seed's folder by the rule given, then aggregated: each seed's value, "
@@ -156,16 +172,63 @@ def write_report(profile: str, seconds: dict[str, float], overrides: dict[str, A
                   if len(folders) > 1 else "", ""] + _tables_markdown(first, out)
     lines += ["## Where the paper contradicts itself", "", inconsistencies_markdown(), ""]
     lines += ["## Figures", ""] + _figures_markdown(out, out) + (_figures_markdown(first, out) if first != out else [])
-    lines += ["## Run", "", "| notebook | wall time (s) |", "| --- | --- |"]
-    lines += [f"| {name} | {t:.1f} |" for name, t in times.items()]
-    lines += [f"| **total** | **{sum(times.values()):.1f}** |", ""]
-    lines += [f"- CPU: {meta['cpu']} ({meta['cpu_count']} logical cores)", f"- Python {meta['python']} on {meta['platform']}",
-              f"- git commit: `{meta['git_commit']}`", f"- run at {meta['time_utc']}", f"- overrides: `{overrides or 'none'}`",
-              f"- seeds: {', '.join(map(str, seeds)) if seeds else 'one (the notebooks’ seed)'}", ""]
-    lines += ["| package | version |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in meta["packages"].items()]
-    lines += ["", "Each notebook's resolved parameters are in [`runs/`](runs/); each extra seed's tables in `seed-<n>/`."]
-    write_json(out / "runs" / "study.json", {**meta, "seconds": times})
+    lines += _run_lines(records, meta, folders)
+    times = {r.label: r.seconds for r in records if r.seconds is not None}
+    stamp = {"package": package, "inputs": report_inputs(out)} if package else None
+    write_json(out / "runs" / "study.json", {**meta, "seconds": times, "seeds": list(folders),
+                                             **({RECORD_KEY: stamp} if stamp else {})})
     return write_text(out / "REPORT.md", "\n".join(lines) + "\n")
+
+
+def _training_lines(first: Path) -> list[str]:
+    """One line on how the first seed's training went, from its table."""
+    training = first / "table_training.csv"
+    if not training.is_file():
+        return []
+    row = pd.read_csv(training).iloc[0]
+    return [f"Training: {int(row['epochs_run'])} epochs ran ({row['stopped_because']}){_schedule_words(row)}; "
+            f"best epoch {int(row['best_epoch'])}"
+            + (f"; the best validation loss fell {100 * row['late_improvement']:.0f} % in the last quarter of the epochs"
+               if "late_improvement" in row and pd.notna(row["late_improvement"]) else "") + ".", ""]
+
+
+def _run_lines(records: list[JobRecord], meta: dict[str, Any], folders: dict[int, Path]) -> list[str]:
+    """The Run section: each job's commit, parameters besides the profile's and wall time; the machine and versions."""
+    lines = ["## Run", "", "Each job's commit, the parameters it was given besides the profile's, and its wall time "
+             "(its resolved parameters are in `runs/`).", "",
+             "| notebook | commit | parameters besides the profile's | wall time (s) |", "| --- | --- | --- | --- |"]
+    for record in records:
+        choices = record.choices
+        given = "not recorded" if choices is None else ", ".join(f"`{k}={v!r}`" for k, v in choices.items()) or "none"
+        seconds = "" if record.seconds is None else f"{record.seconds:.1f}"
+        lines.append(f"| {record.label} | `{record.commit}` | {given} | {seconds} |")
+    total = sum(r.seconds for r in records if r.seconds is not None)
+    lines += [f"| **total** | | | **{total:.1f}** |", ""]
+    lines += [f"- CPU: {meta['cpu']} ({meta['cpu_count']} logical cores)", f"- Python {meta['python']} on {meta['platform']}",
+              f"- report written at {meta['time_utc']}",
+              f"- seeds: {', '.join(map(str, folders)) if folders else 'none with a trained model'}", ""]
+    lines += ["| package | version |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in meta["packages"].items()]
+    return lines + ["", "Each notebook's resolved parameters are in [`runs/`](runs/); each seed's tables in `seed-<n>/`."]
+
+
+def _tables_markdown(folder: Path, out: Path) -> list[str]:
+    """Each Markdown table of ``folder`` with a link to its CSV, relative to ``out``."""
+    lines = []
+    for table in sorted(folder.glob("*.md")):
+        if table.name in ("REPORT.md", "table_verdicts.md", "table_deployed_variant.md"):
+            continue
+        link = table.with_suffix(".csv").relative_to(out)
+        lines += [f"### `{table.stem}`", "", table.read_text().strip(), "", f"Data: [{link}]({link})", ""]
+    return lines
+
+
+def _figures_markdown(folder: Path, out: Path) -> list[str]:
+    """Each figure of ``folder`` (PNG shown, PDF linked), relative to ``out``."""
+    lines = []
+    for figure in sorted(folder.glob("*.png")):
+        png, pdf = figure.relative_to(out), figure.with_suffix(".pdf").relative_to(out)
+        lines += [f"### `{png.with_suffix('')}`", "", f"![{figure.stem}]({png})", "", f"PDF: [{pdf}]({pdf})", ""]
+    return lines
 
 
 def write_across_seeds(out: Path) -> list[str]:
@@ -221,23 +284,3 @@ def write_verdicts(out: Path) -> Path | None:
     if table is None or table.empty:
         return None
     return write_table(table, "table_verdicts", out, caption=f"The paper's claims per training seed ({', '.join(map(str, folders))}) and aggregated")["csv"]
-
-
-def _tables_markdown(folder: Path, out: Path) -> list[str]:
-    """Each Markdown table of ``folder`` with a link to its CSV, relative to ``out``."""
-    lines = []
-    for table in sorted(folder.glob("*.md")):
-        if table.name in ("REPORT.md", "table_verdicts.md", "table_deployed_variant.md"):
-            continue
-        link = table.with_suffix(".csv").relative_to(out)
-        lines += [f"### `{table.stem}`", "", table.read_text().strip(), "", f"Data: [{link}]({link})", ""]
-    return lines
-
-
-def _figures_markdown(folder: Path, out: Path) -> list[str]:
-    """Each figure of ``folder`` (PNG shown, PDF linked), relative to ``out``."""
-    lines = []
-    for figure in sorted(folder.glob("*.png")):
-        png, pdf = figure.relative_to(out), figure.with_suffix(".pdf").relative_to(out)
-        lines += [f"### `{png.with_suffix('')}`", "", f"![{figure.stem}]({png})", "", f"PDF: [{pdf}]({pdf})", ""]
-    return lines

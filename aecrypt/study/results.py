@@ -196,12 +196,22 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+#: What makes the numbers: a change to these tracked files marks a run '-dirty'. A run's own
+#: outputs (results/, models/, README's generated block) and the other documents do not.
+CODE_PATHS = ("aecrypt", "notebooks", "workflow", "benchmarks", "pyproject.toml", "environment.yml", "Makefile")
+#: Set by ``aecrypt reproduce`` for every job: the commit it found when it started, so a
+#: job never reports a change that a job before it made (such as a rewritten model file).
+COMMIT_ENV = "AECRYPT_GIT_COMMIT"
+
+
 def git_commit() -> str:
-    """The project's git commit (with '-dirty' if its code has uncommitted changes), or 'unknown'."""
+    """The project's git commit (with '-dirty' if its code has uncommitted changes), or
+    'unknown'; inside ``aecrypt reproduce``, the one it found at its start."""
+    if os.environ.get(COMMIT_ENV):
+        return os.environ[COMMIT_ENV]
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=config.PROJ_ROOT, capture_output=True, text=True, timeout=10)
-        # the run's own outputs (results/, README's generated block) are not code: they do not make the tree dirty
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results", ":(exclude)README.md"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS],
                                cwd=config.PROJ_ROOT, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return "unknown"

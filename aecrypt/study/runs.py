@@ -18,7 +18,7 @@ from typing import Any
 
 from aecrypt import config
 from aecrypt.errors import ManifestMismatchError, ModelFileError
-from aecrypt.study.parameters import check_values, declared_parameters
+from aecrypt.study.parameters import SEED_FOLDER_PREFIX, check_values, declared_parameters
 from aecrypt.study.profiles import FIGURE_STYLES, PROFILES, resolve
 from aecrypt.study.results import run_metadata, write_json
 
@@ -60,12 +60,8 @@ class Run:
         return self.params["profile"] == "smoke"
 
 
-#: Every training seed's outputs and model live in a folder of this name (``seed-0``, ...).
-SEED_FOLDER_PREFIX = "seed-"
-
-
 def seed_folder(seed: int) -> str:
-    """The name of one training seed's folder (``seed-0``)."""
+    """The name of one training seed's folder (``seed-0``): every training seed's outputs and model live in one."""
     return f"{SEED_FOLDER_PREFIX}{seed}"
 
 
@@ -116,11 +112,11 @@ def start(notebook: str, namespace: Mapping[str, Any]) -> Run:
         params["seed"] = PROFILES[profile]["seeds"][0]
     seed = params.get("seed") if "seed" in declared else None
     models = model_source(notebook, profile, params.get("run_name", MAIN_RUN), bool(params.get("publish")), seed or 0)
-    if "run_name" in declared and notebook != TRAINING_NOTEBOOK:
+    if seed is not None and "run_name" in declared and notebook != TRAINING_NOTEBOOK:  # 03 to 06 read 02's model
         manifest = read_manifest(models)
         params.update(manifest_data(manifest, explicit, list(DATA_PARAMETERS)))
         trained = manifest.get("git_commit", "an unknown commit")
-        print(f"Model: {_shown(models)} (trained by notebook 02 at {trained}, {manifest.get('time_utc', 'time unknown')}).")
+        print(f"Model: {shown(models)} (trained by notebook 02 at {trained}, {manifest.get('time_utc', 'time unknown')}).")
     if "precision" in params:  # record what "auto" chose on this machine
         from aecrypt.method.model import resolve_precision
 
@@ -128,8 +124,8 @@ def start(notebook: str, namespace: Mapping[str, Any]) -> Run:
     out = output_folder(profile, params.get("run_name", MAIN_RUN), bool(params.get("publish")), seed)
     out.mkdir(parents=True, exist_ok=True)
     if not params.get("publish"):
-        print(f"Ad-hoc run: outputs go to {_shown(out)} (aecrypt reproduce, or publish=True, writes into "
-              f"{_shown(config.results_dir(profile))}).")
+        print(f"Ad-hoc run: outputs go to {shown(out)} (aecrypt reproduce, or publish=True, writes into "
+              f"{shown(config.results_dir(profile))}).")
     params["figure_style"] = FIGURE_STYLES[profile]  # recorded: aecrypt figures redraws in it
     from aecrypt.study.figures import use_style
 
@@ -141,8 +137,8 @@ def start(notebook: str, namespace: Mapping[str, Any]) -> Run:
     return run
 
 
-def _shown(path: Path) -> str:
-    """A path relative to the project when it lies inside it."""
+def shown(path: Path) -> str:
+    """A path relative to the project when it lies inside it (no machine's folders in outputs)."""
     try:
         return str(path.relative_to(config.PROJ_ROOT))
     except ValueError:
@@ -160,13 +156,13 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         seed, run_name, profile = folder.name.removeprefix(SEED_FOLDER_PREFIX), folder.parent.name, folder.parent.parent.name
         raise ModelFileError(
-            f"no trained model in {_shown(folder)} (no {MANIFEST_FILE}); train one first: "
+            f"no trained model in {shown(folder)} (no {MANIFEST_FILE}); train one first: "
             f"aecrypt reproduce --profile {profile} --only 02 --seeds {seed}" + (f" -p run_name {run_name}" if run_name != MAIN_RUN else "")
         )
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise ModelFileError(f"{_shown(path)}: unreadable manifest ({exc.__class__.__name__}); retrain with notebook 02") from None
+        raise ModelFileError(f"{shown(path)}: unreadable manifest ({exc.__class__.__name__}); retrain with notebook 02") from None
 
 
 def manifest_data(manifest: dict[str, Any], explicit: dict[str, Any], names: list[str]) -> dict[str, Any]:
@@ -205,7 +201,7 @@ def load_data(run: Run):
         expected = run.manifest.get("data", {})
         if (expected.get("test_hash"), expected.get("train_hash")) != (run.data["test_hash"], run.data["train_hash"]):
             raise ManifestMismatchError(
-                f"the images differ from those the model in {_shown(run.models)} was trained and tested on "
+                f"the images differ from those the model in {shown(run.models)} was trained and tested on "
                 f"(test set {run.data['test_hash']} here, {expected.get('test_hash')} in its manifest); "
                 "was the data folder changed? Retrain with notebook 02"
             )
@@ -238,5 +234,5 @@ def trained_models(run: Run):
     folder = run.models
     for name in (ENCODER_FILE, DECODER_FILE):
         if not (folder / name).is_file():
-            raise ModelFileError(f"{_shown(folder / name)} is missing; retrain with notebook 02 (aecrypt reproduce --only 02)")
+            raise ModelFileError(f"{shown(folder / name)} is missing; retrain with notebook 02 (aecrypt reproduce --only 02)")
     return load_model(folder / ENCODER_FILE, "encoder"), load_model(folder / DECODER_FILE, "decoder")

@@ -1,13 +1,12 @@
 """The solutions run (``make solutions``): the model variants that the "Try it" exercises
-train and no study run covers, run through the study's notebooks by the runner.
+train and no study run covers, run through the study's workflow (``aecrypt reproduce``) as named runs.
 
 Each variant trains its own model (notebook 02) under its own ``run_name`` and runs the
 notebooks its exercises read, for the profile's first training seed, into
 ``results/<profile>/<run_name>/seed-<n>/`` (its model into the git-ignored
 ``models/<profile>/<run_name>/``). The wall time of each notebook goes to
 ``results/<profile>/<run_name>/runs/solutions.json``, so an exercise's runtime is read, not
-typed. Unlike ``aecrypt reproduce``, it leaves the main run's REPORT.md and
-``runs/study.json`` alone.
+typed. A named run stays in its lane: the main run's REPORT.md and ``runs/study.json`` are left alone.
 
     python -m aecrypt.study.teaching.solutions --profile default   # what `make solutions` runs
 """
@@ -15,7 +14,7 @@ typed. Unlike ``aecrypt reproduce``, it leaves the main run's REPORT.md and
 from __future__ import annotations
 
 import argparse
-import os
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from aecrypt import config
 from aecrypt.errors import AecryptError, ParameterError
 from aecrypt.study.profiles import PROFILES
 from aecrypt.study.results import run_metadata, write_json
-from aecrypt.study.runner import _execute, check_overrides, kernel_name, select_notebooks, study_output
 
 #: Where a variant's notebook times are recorded, in its ``runs/`` folder.
 SOLUTIONS_RECORD = "solutions.json"
@@ -53,22 +51,16 @@ def variant_folder(profile: str, run_name: str) -> Path:
 
 
 def run_variant(variant: Variant, profile: str = "default") -> dict[str, float]:
-    """Run one variant's notebooks in order for the profile's first training seed; returns
-    and records each notebook's wall time. Parameters are checked before anything runs."""
-    notebooks = select_notebooks(list(variant.notebooks))
-    overrides = {**variant.overrides, "run_name": variant.run_name}
-    declared = check_overrides(notebooks, overrides)
+    """Run one variant's notebooks for the profile's first training seed as the named run
+    ``variant.run_name`` (parameters checked before anything runs); returns and records each
+    notebook's wall time."""
+    from aecrypt.study.workflow import reproduce  # Snakemake: only when the variants run
+
     seed = PROFILES[profile]["seeds"][0]
-    kernel = kernel_name()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # as aecrypt reproduce: no TensorFlow start-up notices
-    seconds: dict[str, float] = {}
-    for index, path in enumerate(notebooks, start=1):
-        executed = study_output(profile, variant.run_name, seed) / "executed"
-        executed.mkdir(parents=True, exist_ok=True)
-        given = {**overrides, "publish": True, "seed": seed}
-        params = {"profile": profile, **{k: v for k, v in given.items() if k in declared[path]}}
-        label = f"[{index}/{len(notebooks)}] {variant.run_name}: {path.stem}"
-        seconds[path.stem], _ = _execute(path, executed, params, kernel, label)
+    overrides = {**variant.overrides, "run_name": variant.run_name}
+    reproduce(profile, only=list(variant.notebooks), overrides=overrides, seeds=[seed])
+    study = json.loads((variant_folder(profile, variant.run_name) / "runs" / "study.json").read_text())
+    seconds = {label.split(" (")[0]: value for label, value in study.get("seconds", {}).items()}
     record = {**run_metadata({"profile": profile, **overrides, "seed": seed}), "seconds": seconds}
     write_json(variant_folder(profile, variant.run_name) / "runs" / SOLUTIONS_RECORD, record)
     return seconds

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aecrypt.study.runner import SEED_NOTEBOOKS
-from aecrypt.study.teaching.committed import CommittedRun, NotCommittedError, duration
+from aecrypt.study.profiles import PROFILES
+from aecrypt.study.teaching.committed import TEACHING_PROFILE, CommittedRun, NotCommittedError, duration
 from aecrypt.study.teaching.exercises import exercise_markdown
 from aecrypt.study.teaching.lectures import Lecture
 
@@ -32,7 +32,7 @@ def _runtime(lecture: Lecture, run: CommittedRun) -> str:
     try:
         first = duration(run.seconds(lecture.stem))
         seeds = run.study()["parameters"].get("seeds") or [0]
-        more = [run.seconds(lecture.stem, seed) for seed in seeds[1:]] if lecture.stem in SEED_NOTEBOOKS else []
+        more = [run.seconds(lecture.stem, seed) for seed in seeds[1:]] if lecture.stem in PROFILES[TEACHING_PROFILE].get("partial_notebooks", {}) else []
     except NotCommittedError:
         return "not in the committed run"
     return first + (f" (each further training seed {', '.join(duration(t) for t in more)})" if more else "")
