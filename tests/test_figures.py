@@ -432,7 +432,7 @@ def test_a_notebook_shows_every_figure_it_publishes(tmp_path, monkeypatch):
     import nbformat
     import papermill
 
-    from aecrypt.study.runner import kernel_name
+    from aecrypt.study.job import kernel_name
 
     cells = [
         "import numpy as np\nfrom aecrypt.study import figures\nfigures.use_style('notebook')  # as study.start does",

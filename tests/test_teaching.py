@@ -12,7 +12,7 @@ from aecrypt import config
 from aecrypt.errors import ParameterError
 from aecrypt.progress import LIVE_ENV
 from aecrypt.study.notebooks import notebook_paths
-from aecrypt.study.runner import check_overrides, select_notebooks
+from aecrypt.study.plan import check_overrides, select_notebooks
 from aecrypt.study.teaching import exercises, solutions
 from aecrypt.study.teaching.committed import CommittedRun, duration
 from aecrypt.study.teaching.lectures import lectures, numbered_items
@@ -126,7 +126,7 @@ def test_solutions_variants_are_checked_before_anything_runs():
 
 @pytest.mark.notebooks
 def test_a_solutions_variant_runs_and_its_exercises_read_it(tmp_path, monkeypatch):
-    # The "wide" variant at smoke size, through the runner, into a results folder of its own.
+    # The "wide" variant at smoke size, through the workflow as a named run, into a results folder of its own.
     for name, attribute in (("AECRYPT_RESULTS_DIR", "RESULTS_DIR"), ("AECRYPT_MODELS_DIR", "MODELS_DIR"), ("AECRYPT_DATA_DIR", "DATA_DIR")):
         monkeypatch.setenv(name, str(tmp_path / attribute.lower()))
         monkeypatch.setattr(config, attribute, tmp_path / attribute.lower())

@@ -153,7 +153,7 @@ def test_the_dirty_check_looks_at_code_only_and_a_run_passes_its_commit_on(tmp_p
 
 
 def test_written_results_take_the_users_umask(tmp_path):
-    from aecrypt.study.report import README_END, README_START, update_readme
+    from aecrypt.study.readme import README_END, README_START, update_readme
     from aecrypt.study.results import write_table
 
     previous = os.umask(0o022)
@@ -162,7 +162,7 @@ def test_written_results_take_the_users_umask(tmp_path):
         readme = tmp_path / "README.md"
         readme.write_text(f"{README_START}\n{README_END}\n")
         os.chmod(readme, 0o600)
-        update_readme(readme, config.PROJ_ROOT / "results" / "default")
+        update_readme(readme, config.PROJ_ROOT / "results")
     finally:
         os.umask(previous)
     for path in [*paths.values(), readme]:
