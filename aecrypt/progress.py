@@ -64,4 +64,4 @@ def quiet_bar(items, description: str):
     """A tqdm progress bar over ``items`` that stays quiet for short lists (under 50)."""
     from tqdm.auto import tqdm  # imported here: a light command that never loops need not load tqdm
 
-    return tqdm(items, desc=description, disable=len(items) < QUIET_BELOW, leave=False)
+    return tqdm(items, desc=description, disable=len(items) < QUIET_BELOW or enabled(), leave=False)  # live lines instead under reproduce

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from aecrypt.method.model import DEFAULT_LEARNING_RATE, keras
 from aecrypt.errors import ParameterError
-from aecrypt.progress import live
+from aecrypt.progress import enabled as progress_live, live
 from aecrypt.method.streaming import kept_on_disk
 
 
@@ -181,7 +181,7 @@ def train_autoencoder(
     stopped = "completed all epochs"
     start = time.perf_counter()
     total_images = 0
-    bar = tqdm(total=epochs, desc=label, unit="epoch", disable=not progress)
+    bar = tqdm(total=epochs, desc=label, unit="epoch", disable=not progress or progress_live())  # under reproduce: live lines, no widget
     for epoch in range(1, epochs + 1):
         optimizer.learning_rate.assign(epoch_learning_rate(learning_rate, epoch, epochs, schedule))
         row, seen = _epoch(epoch, train_step, eval_step, train_data, val_data, batch_size, rng, optimizer)
