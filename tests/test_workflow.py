@@ -120,6 +120,21 @@ def test_a_job_runs_when_its_code_parameters_or_input_changed():
     assert job_reasons(train, package) == ["stopped part-way last time"]
 
 
+def test_keep_finished_runs_only_what_is_missing_whatever_changed():
+    # a long run resumed across sessions: its finished jobs stay, made by their own commit
+    plan, package = make_plan("smoke"), package_hash()
+    for job in plan.jobs:
+        _finished(job, package)
+    train = plan.job("02_train_autoencoder/seed-0")
+    _finished(train, package, parameters={**train.parameters, "epochs": 3})
+    assert "02_train_autoencoder/seed-0" in pending(plan, "another package")
+    assert list(pending(plan, "another package", keep=True)) == ["report"]
+    plan.job("05_noise_robustness/seed-0").executed.unlink()
+    assert list(pending(plan, "another package", keep=True)) == ["05_noise_robustness/seed-0", "report"]
+    with pytest.raises(ParameterError, match="give one of the two"):
+        reproduce("smoke", force=True, keep_finished=True)
+
+
 def test_the_package_hash_covers_the_modules_notebooks_run(tmp_path):
     package = tmp_path / "aecrypt"
     for name in ("config.py", "study/runs.py", "study/styles/paper.mplstyle", "cli/main.py"):

@@ -136,6 +136,8 @@ def _reproduce(commands: Commands) -> None:
     p.add_argument("--dry-run", action="store_true", help="list the jobs that would run and why (new, changed code, "
                                                           "changed parameters, changed input), and run nothing")
     p.add_argument("--force", action="store_true", help="rerun the chosen notebooks (--only) even where they are up to date")
+    p.add_argument("--keep-finished", action="store_true", help="never rerun a job whose outputs exist, whatever changed since "
+                                                                "(a long run resumed across sessions; REPORT.md names each job's commit)")
     p.add_argument("--slurm", action="store_true", help="submit each job to SLURM (workflow/profiles/slurm) instead of running it here")
     p.set_defaults(func=cmd_reproduce)
 

@@ -33,7 +33,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     seeds = _seeds(args.seeds) if args.seeds is not None else None
     start = time.perf_counter()
     outcome = reproduce(args.profile, only=only, overrides=overrides, seeds=seeds, cores=args.cores, dry_run=args.dry_run,
-                        force=args.force, slurm=args.slurm)
+                        force=args.force, slurm=args.slurm, keep_finished=args.keep_finished)
     if outcome.ran:
         print(f"study done in {(time.perf_counter() - start) / 60:.1f} min; report: {outcome.report}")
 

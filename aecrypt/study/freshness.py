@@ -79,12 +79,15 @@ def parameter_changes(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
     return [f"{name} ({before.get(name, 'unset')!r} → {now.get(name, 'unset')!r})" for name in names if before.get(name) != now.get(name)]
 
 
-def job_reasons(job: Job, package: str) -> list[str]:
-    """Why a job must run, in words; empty when its outputs are up to date."""
+def job_reasons(job: Job, package: str, keep: bool = False) -> list[str]:
+    """Why a job must run, in words; empty when its outputs are up to date, or (``keep``)
+    whenever they exist: a finished job kept as its own code and parameters made it."""
     missing = [path for path in job.outputs if not path.is_file()]
     if missing:
         stopped = (job.executed.parent / f"{RUNNING_PREFIX}{job.executed.name}").exists()
         return NEW[1] if stopped else NEW[0]
+    if keep:
+        return []
     record = recorded(job.record)
     if record is None:
         return ["no record of the code and parameters that made it"]
@@ -106,16 +109,18 @@ def job_reasons(job: Job, package: str) -> list[str]:
     return reasons
 
 
-def pending(plan: Plan, package: str, force: bool = False) -> dict[str, list[str]]:
+def pending(plan: Plan, package: str, force: bool = False, keep: bool = False) -> dict[str, list[str]]:
     """The jobs that will run, in plan order, each with why; the report last.
 
     A chosen job (``--only``) runs when ``job_reasons`` gives a reason (or ``force``); a job
     left out of ``--only`` runs only to follow a job it reads from, and only when its
-    outputs exist (it would be out of date otherwise; a missing one stays missing)."""
+    outputs exist (it would be out of date otherwise; a missing one stays missing). With
+    ``keep`` (``--keep-finished``), every job whose outputs exist is kept, whatever changed
+    since it ran: a long run resumed across commits; the report names each job's commit."""
     todo: dict[str, list[str]] = {}
     for job in plan.jobs:
         chosen = job.key in plan.selected
-        reasons = (["forced (--force)"] if force else job_reasons(job, package)) if chosen else []
+        reasons = (["forced (--force)"] if force else job_reasons(job, package, keep)) if chosen else []
         upstream = [plan.producer(path) for path in job.reads.values()]
         rerun = [producer.label for producer in upstream if producer is not None and producer.key in todo]
         if rerun and (chosen or all(path.is_file() for path in job.outputs)) and reasons[:1] not in NEW:

@@ -88,15 +88,19 @@ def label(plan: Plan, key: str) -> str:
 
 def reproduce(profile: str = "default", only: list[str] | None = None, overrides: dict[str, Any] | None = None,
               seeds: list[int] | None = None, cores: int = 1, dry_run: bool = False, force: bool = False,
-              slurm: bool = False) -> Outcome:
+              slurm: bool = False, keep_finished: bool = False) -> Outcome:
     """Bring a lane's results up to date: run every job that is new, stopped part-way or out
     of date (``--only``: of those notebooks; ``force``: those notebooks in any case) and
-    what reads their outputs, then the report. With ``dry_run``, list them and why."""
+    what reads their outputs, then the report. With ``dry_run``, list them and why. With
+    ``keep_finished``, a job whose outputs exist is never rerun (a long run that spans
+    sessions and commits), and only what is missing runs."""
+    if force and keep_finished:
+        raise ParameterError("--force reruns finished jobs and --keep-finished keeps them; give one of the two")
     if not isinstance(cores, int) or cores < 1:
         raise ParameterError(f"--cores takes a whole number of at least 1, not {cores!r}")
     plan = make_plan(profile, only, overrides, seeds)
     package = package_hash()
-    todo = pending(plan, package, force)
+    todo = pending(plan, package, force, keep_finished)
     outcome = Outcome(plan, todo, left_behind(plan, package, todo))
     if dry_run:
         outcome.submissions = snakemake_dry_run(plan, todo, package, slurm)
