@@ -58,9 +58,26 @@ def test_a_profile_names_its_full_and_partial_seeds():
     plan = make_plan("default")
     assert [job.label for job in plan.jobs] == [
         "01_data_prep", "02_train_autoencoder (seed 0)", "02_train_autoencoder (seed 1)", "02_train_autoencoder (seed 2)",
-        "03_encrypt_decrypt (seed 0)", "04_timing (seed 0)", "05_noise_robustness (seed 0)", "05_noise_robustness (seed 1)",
+        "03_encrypt_decrypt (seed 0)", "04_timing (seed 0)", "04_timing (seed 1)", "04_timing (seed 2)",
+        "05_noise_robustness (seed 0)", "05_noise_robustness (seed 1)",
         "05_noise_robustness (seed 2)", "06_security_analysis (seed 0)", "06_security_analysis (seed 1)", "06_security_analysis (seed 2)"]
     assert {job.seed for job in make_plan("default", seeds=[4, 5]).jobs if job.notebook == "03_encrypt_decrypt"} == {4}
+    paper = {job.label: job.parameters for job in make_plan("paper").jobs}  # the whole study for seed 0, Table 6 as the paper's for 1 and 2
+    assert paper["05_noise_robustness (seed 1)"]["noise_scope"] == "paper" and "noise_scope" not in paper["05_noise_robustness (seed 0)"]
+    assert "06_security_analysis (seed 2)" not in paper and "06_security_analysis (seed 0)" in paper
+
+
+def test_the_main_run_brings_its_variants_up_to_date_first():
+    from aecrypt.study.workflow import variants_to_run
+
+    assert [name for name, _ in variants_to_run("default", None, {})] == ["deployed"]
+    assert variants_to_run("default", ["02"], {}) == [] and variants_to_run("default", None, {"run_name": "wide"}) == []
+    deployed = dict(variants_to_run("default", None, {}))["deployed"]
+    plan = make_plan("default", only=list(deployed["notebooks"]), overrides={**deployed["parameters"], "run_name": "deployed"})
+    chosen = [job for job in plan.jobs if job.key in plan.selected]
+    assert {job.notebook for job in chosen} == set(deployed["notebooks"])
+    assert all(job.parameters.get("bottleneck", 0) == 0 for job in chosen)
+    assert plan.job("06_security_analysis/seed-1").parameters["attack_bounds"] is False
 
 
 def test_partial_seeds_take_their_extra_parameters_and_the_users_win(monkeypatch):

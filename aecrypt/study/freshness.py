@@ -140,8 +140,13 @@ def left_behind(plan: Plan, package: str, todo: dict[str, list[str]]) -> dict[st
 
 
 def report_inputs(folder: Path) -> dict[str, str]:
-    """A hash of every job record a lane's report sums up, by path relative to the lane."""
-    records = [path for runs in [folder / "runs", *sorted(folder.glob("seed-*/runs"))] for path in sorted(runs.glob("*.json"))]
+    """A hash of every job record a lane's report sums up (its variants' too, whose results it
+    sets beside its own), by path relative to the lane."""
+    from aecrypt.study.verdicts import DEPLOYED_RUN  # the variant whose table the report writes
+
+    lanes = [folder, folder / DEPLOYED_RUN]
+    records = [path for lane in lanes for runs in [lane / "runs", *sorted(lane.glob("seed-*/runs"))]
+               for path in sorted(runs.glob("*.json"))]
     return {path.relative_to(folder).as_posix(): file_hash(path) for path in records if path.name != "study.json"}
 
 

@@ -96,6 +96,10 @@ def reproduce(profile: str = "default", only: list[str] | None = None, overrides
     sessions and commits), and only what is missing runs."""
     if force and keep_finished:
         raise ParameterError("--force reruns finished jobs and --keep-finished keeps them; give one of the two")
+    for name, variant in variants_to_run(profile, only, overrides):
+        print(f"variant {name} ({', '.join(f'{k}={v!r}' for k, v in variant['parameters'].items())}) first:", flush=True)
+        reproduce(profile, only=list(variant["notebooks"]), overrides={**variant["parameters"], "run_name": name}, seeds=seeds,
+                  cores=cores, dry_run=dry_run, force=False, slurm=slurm, keep_finished=keep_finished)
     if not isinstance(cores, int) or cores < 1:
         raise ParameterError(f"--cores takes a whole number of at least 1, not {cores!r}")
     plan = make_plan(profile, only, overrides, seeds)
@@ -115,6 +119,17 @@ def reproduce(profile: str = "default", only: list[str] | None = None, overrides
     for key, reasons in outcome.behind.items():
         print(f"left out of date (not in --only): {label(plan, key)}: {'; '.join(reasons)}")
     return outcome
+
+
+def variants_to_run(profile: str, only: list[str] | None, overrides: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
+    """The profile's variants (``profiles.RUNNER_KEYS``) a run brings up to date before its own
+    jobs: all of them for the main run of the whole study, none for a named run or ``--only``."""
+    from aecrypt.study.profiles import PROFILES
+    from aecrypt.study.runs import MAIN_RUN
+
+    if only is not None or (overrides or {}).get("run_name", MAIN_RUN) != MAIN_RUN or profile not in PROFILES:
+        return []
+    return list(PROFILES[profile].get("variants", {}).items())
 
 
 def where(plan: Plan) -> str:
