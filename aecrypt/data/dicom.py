@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from aecrypt.data.stored import MAX_SCAN_FILE_BYTES, Scan, check_frame_size, frame_metadata, value_window
-from aecrypt.errors import ImageReadError, ImageSizeError, PayloadFormatError, UnsupportedImageError
-from aecrypt.files import FileTooLargeError, atomic_file, open_regular, read_bounded
+from aecrypt.data.stored import Scan, check_frame_size, frame_metadata, read_scan_file, value_window
+from aecrypt.errors import ImageReadError, PayloadFormatError, UnsupportedImageError
+from aecrypt.files import atomic_file, open_regular
 
 #: The photometric interpretations written back as they were read.
 PHOTOMETRICS = ("MONOCHROME1", "MONOCHROME2", "RGB")
@@ -44,14 +44,9 @@ def read_dicom(path: Path) -> Scan:
     from pydicom import dcmread  # pydicom is read only for DICOM files
     from pydicom.errors import InvalidDicomError
 
+    data = read_scan_file(path, "DICOM")
     try:
-        dataset = dcmread(io.BytesIO(read_bounded(path, MAX_SCAN_FILE_BYTES)))
-    except FileTooLargeError as exc:
-        raise ImageSizeError(f"the file is too large to read ({exc.strerror})") from None
-    except FileNotFoundError:
-        raise ImageReadError("no such DICOM file") from None
-    except OSError as exc:
-        raise ImageReadError(f"cannot read this file ({exc.strerror})") from None
+        dataset = dcmread(io.BytesIO(data))
     except (InvalidDicomError, ValueError, EOFError, KeyError, TypeError) as exc:
         raise ImageReadError(f"not a readable DICOM file ({type(exc).__name__}); 'aecrypt seal' encrypts any file exactly") from None
     values = _stored_values(dataset)

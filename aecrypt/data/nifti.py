@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from aecrypt.data.stored import MAX_SCAN_FILE_BYTES, Scan, check_frame_size, frame_metadata, value_window
+from aecrypt.data.stored import MAX_SCAN_FILE_BYTES, Scan, check_frame_size, frame_metadata, read_scan_file, value_window
 from aecrypt.errors import ImageReadError, ImageSizeError, ParameterError, UnsupportedImageError
-from aecrypt.files import FileTooLargeError, atomic_file, open_regular, read_bounded
+from aecrypt.files import atomic_file, open_regular
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 #: What ``write_nifti`` puts in the header's ``descrip`` field (80 bytes at most), and how a reconstruction is told from an original.
@@ -60,14 +60,7 @@ def read_nifti(path: Path, axis: int) -> Scan:
 
 def _file_bytes(path: Path) -> bytes:
     """A NIfTI file's bytes, un-gzipped with a bound (a small .nii.gz cannot unpack to more than a scan file may hold)."""
-    try:
-        data = read_bounded(path, MAX_SCAN_FILE_BYTES)
-    except FileTooLargeError as exc:
-        raise ImageSizeError(f"the file is too large to read ({exc.strerror})") from None
-    except FileNotFoundError:
-        raise ImageReadError("no such NIfTI file") from None
-    except OSError as exc:
-        raise ImageReadError(f"cannot read this file ({exc.strerror})") from None
+    data = read_scan_file(path, "NIfTI")
     if data[:2] != b"\x1f\x8b":
         return data
     unpacker = zlib.decompressobj(16 + zlib.MAX_WBITS)

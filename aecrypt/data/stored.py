@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from aecrypt.errors import ImageSizeError, UnsupportedImageError
+from aecrypt.errors import ImageReadError, ImageSizeError, UnsupportedImageError
+from aecrypt.files import FileTooLargeError, read_bounded
 
 #: The most pixels one frame may have, read or written: Pillow's decompression-bomb bound, so
 #: that a frame encrypt accepts is one decrypt can write (and read back) as well.
@@ -84,3 +85,15 @@ def check_frame_size(height: int, width: int, frames: int = 1) -> None:
 def _number(value: float) -> int | float:
     """A window bound as JSON keeps it: a whole number as an int."""
     return int(value) if float(value).is_integer() and abs(value) < 2**53 else float(value)
+
+
+def read_scan_file(path, kind: str) -> bytes:
+    """A scan file's bytes, read with ``MAX_SCAN_FILE_BYTES`` as the bound; each failure one line naming ``kind`` ('DICOM', 'NIfTI')."""
+    try:
+        return read_bounded(path, MAX_SCAN_FILE_BYTES)
+    except FileTooLargeError as exc:
+        raise ImageSizeError(f"the file is too large to read ({exc.strerror})") from None
+    except FileNotFoundError:
+        raise ImageReadError(f"no such {kind} file") from None
+    except OSError as exc:
+        raise ImageReadError(f"cannot read this file ({exc.strerror})") from None
