@@ -25,6 +25,9 @@ COMMITTED_MODEL_DIR: Path = PROJ_ROOT / "models" / "default" / "main" / "seed-0"
 #: The figure styles (``aecrypt/study/styles/<style>.mplstyle``): a journal page, a 16:9 slide, a screen.
 STYLES: tuple[str, ...] = ("paper", "slides", "notebook")
 
+#: The folder of a run (and of each of its seeds) that holds each notebook's record (``runs/<notebook>.json``) and ``study.json``.
+RUNS_FOLDER = "runs"
+
 #: Name of the Jupyter kernel that ``make`` registers for the project's virtualenv.
 KERNEL_NAME: str = "aecrypt"
 

@@ -95,3 +95,13 @@ def test_ms_ssim_at_five_scales_matches_tensorflow(rng):
     assert ms_ssim(smooth, smooth) == pytest.approx(1.0) and ms_ssim(smooth, other) < 1.0
     with pytest.raises(ValueError, match="differ in shape"):
         ms_ssim(smooth, other[:-1])
+
+
+def test_keras_accuracy_counts_pixels_whose_largest_channel_matches():
+    from aecrypt.method.metrics import keras_accuracy
+
+    y = np.zeros((1, 2, 2, 3), np.float32)
+    y[..., 0] = 1.0
+    p = y.copy()
+    p[0, 0, 0] = [0.0, 1.0, 0.0]  # one of four pixels' largest channel moves
+    assert keras_accuracy(y, p) == pytest.approx(0.75)

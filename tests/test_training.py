@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from aecrypt.method.model import build_autoencoder, compile_autoencoder
-from aecrypt.method.training import categorical_accuracy, seed_everything, train_autoencoder, validation_split
+from aecrypt.method.training import seed_everything, train_autoencoder, validation_split
 
 
 def _data(seed=0, n=12, size=16):
@@ -82,14 +82,6 @@ def test_trains_from_a_tf_data_stream():
     autoencoder, _, _ = build_autoencoder(image_size=16)
     result = train_autoencoder(autoencoder, stream, stream, epochs=1, progress=False)
     assert len(result.history) == 1 and np.isfinite(result.history["loss"][0])
-
-
-def test_categorical_accuracy_counts_matching_argmax():
-    y = np.zeros((1, 2, 2, 3), np.float32)
-    y[..., 1] = 1.0
-    p = y.copy()
-    p[0, 0, 0] = [1.0, 0.0, 0.0]
-    assert float(categorical_accuracy(y, p)) == pytest.approx(0.75)
 
 
 def test_validation_split():

@@ -30,7 +30,7 @@ DEFAULT_MEMORY_LIMIT_MB = 4096.0
 #: Largest shard, in MiB; a small memory bound gets shards of an eighth of it.
 SHARD_MB = 64.0
 SHARD_PATTERN = "x-{:05d}.npy"
-MANIFEST = "manifest.json"
+MANIFEST = "shards.json"  # the cache's own record (not a model's manifest)
 
 
 def check_memory_limit(memory_limit_mb) -> float:

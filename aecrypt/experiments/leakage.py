@@ -14,12 +14,12 @@ from scipy.ndimage import uniform_filter
 from skimage.transform import resize
 
 from aecrypt.errors import ParameterError
+from aecrypt.method.metrics import SSIM_K1, SSIM_K2
 
 #: Side of the grey thumbnails compared (all pairs at full size would take minutes).
 THUMBNAIL_SIZE = 64
 #: scikit-image's SSIM defaults: 7x7 uniform window, data range 1, sample covariance.
 SSIM_WINDOW = 7
-SSIM_K1, SSIM_K2 = 0.01, 0.03
 #: A test image at least this similar (SSIM of thumbnails) to a training image is
 #: flagged as a near-duplicate. Neighbouring 1 mm MNI152 slices score above it.
 NEAR_DUPLICATE_SSIM = 0.90

@@ -255,7 +255,7 @@ def _steps(autoencoder: keras.Model, optimizer, strategy: tf.distribute.Strategy
     @tf.function(reduce_retracing=True)
     def eval_step(x, y):
         reconstruction = autoencoder(x, training=False)
-        return mse(y, reconstruction), categorical_accuracy(y, reconstruction)
+        return mse(y, reconstruction), tf.reduce_mean(keras.metrics.categorical_accuracy(y, reconstruction))  # Keras's "accuracy" (Section 4's 83 %)
 
     return train_step, eval_step
 
@@ -359,12 +359,6 @@ def evaluate(eval_step, data, batch_size: int) -> tuple[float, float]:
     if not sizes:
         return float("nan"), float("nan")
     return float(np.average(losses, weights=sizes)), float(np.average(accs, weights=sizes))
-
-
-def categorical_accuracy(y_true, y_pred):
-    """Keras's 'accuracy' for this model: share of pixels whose largest channel matches."""
-    same = tf.equal(tf.argmax(y_true, axis=-1), tf.argmax(y_pred, axis=-1))
-    return tf.reduce_mean(tf.cast(same, tf.float32))
 
 
 def _save_weights(model: keras.Model, path: Path) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aecrypt import config
+from aecrypt.config import RUNS_FOLDER
 from aecrypt.files import sha256_file
 from aecrypt.study.plan import TF_THREADS, Job, Plan, notebook_of
 from aecrypt.study.provenance import RECORD_KEY
@@ -145,7 +146,7 @@ def report_inputs(folder: Path) -> dict[str, str]:
     from aecrypt.study.verdicts import DEPLOYED_RUN  # the variant whose table the report writes
 
     lanes = [folder, folder / DEPLOYED_RUN]
-    records = [path for lane in lanes for runs in [lane / "runs", *sorted(lane.glob("seed-*/runs"))]
+    records = [path for lane in lanes for runs in [lane / RUNS_FOLDER, *sorted(lane.glob(f"seed-*/{RUNS_FOLDER}"))]
                for path in sorted(runs.glob("*.json"))]
     return {path.relative_to(folder).as_posix(): file_hash(path) for path in records if path.name != "study.json"}
 

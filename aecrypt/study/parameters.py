@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from aecrypt.config import STYLES
+from aecrypt.config import RUNS_FOLDER
 from aecrypt.errors import ParameterError
+from aecrypt.study.profiles import PROFILES
 
 #: Python types of the annotations papermill reports (Optional[X] also allows None).
 TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
@@ -48,7 +50,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
 }
 #: Parameters whose value is one of a few words.
 CHOICES: dict[str, tuple[str, ...]] = {
-    "profile": ("smoke", "default", "paper"),
+    "profile": tuple(PROFILES),
     "dataset": ("mni152", "folder"),
     "split": ("slabs", "random"),
     "precision": ("auto", "float32", "mixed_bfloat16"),
@@ -61,7 +63,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 #: Names a run may not take: the folders a run writes inside its own (and ``aecrypt
 #: figures``' style folders, and the scratch area), and the seed folders (``seed-<n>``).
-RESERVED_RUN_NAMES = ("runs", "executed", "figure_data", "scratch", *STYLES)
+RESERVED_RUN_NAMES = (RUNS_FOLDER, "executed", "figure_data", "scratch", *STYLES)
 SEED_FOLDER_PREFIX = "seed-"
 #: Fractions must lie strictly between 0 and 1 (validation may be 0).
 FRACTIONS: dict[str, tuple[float, float]] = {"test_fraction": (0.0, 1.0), "validation_fraction": (-1e-12, 1.0)}

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aecrypt import config
+from aecrypt.config import RUNS_FOLDER
 from aecrypt.errors import ModelFileError, ParameterError
 from aecrypt.files import write_text
 from aecrypt.study.notebooks import notebook_paths
@@ -88,7 +89,7 @@ class Job:
     @property
     def record(self) -> Path:
         """``runs/<notebook>.json``: the parameters, versions and commit, and the job's own record."""
-        return self.folder / "runs" / f"{self.notebook}.json"
+        return self.folder / RUNS_FOLDER / f"{self.notebook}.json"
 
     @property
     def log(self) -> Path:
@@ -150,7 +151,7 @@ class Plan:
     @property
     def study_record(self) -> Path:
         """``runs/study.json``: the report's own record (times, commit, the seeds it aggregates)."""
-        return self.folder / "runs" / "study.json"
+        return self.folder / RUNS_FOLDER / "study.json"
 
     @property
     def partial(self) -> bool:

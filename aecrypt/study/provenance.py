@@ -17,6 +17,7 @@ from typing import Any
 
 from aecrypt.study.profiles import PROFILES
 from aecrypt.study.runs import TRAINING_NOTEBOOK
+from aecrypt.config import RUNS_FOLDER
 
 SEED_FOLDER = re.compile(r"^seed-(\d+)$")
 #: Parameters a job's lane sets (where it writes, which seed), not choices that change a study.
@@ -30,7 +31,7 @@ def seed_folders(out: Path) -> dict[int, Path]:
     folders = {}
     for child in sorted(out.glob("seed-*")):
         match = SEED_FOLDER.match(child.name)
-        if match and (child / "runs" / f"{TRAINING_NOTEBOOK}.json").is_file():
+        if match and (child / RUNS_FOLDER / f"{TRAINING_NOTEBOOK}.json").is_file():
             folders[int(match.group(1))] = child
     return dict(sorted(folders.items()))
 
@@ -87,9 +88,9 @@ def read_record(path: Path, label: str) -> JobRecord | None:
 
 def lane_records(out: Path) -> list[JobRecord]:
     """Every job record of a lane: its own folder's (notebook 01), then each seed's, in notebook order."""
-    records = [read_record(path, path.stem) for path in sorted((out / "runs").glob("[0-9]*.json"))]
+    records = [read_record(path, path.stem) for path in sorted((out / RUNS_FOLDER).glob("[0-9]*.json"))]
     for seed, folder in seed_folders(out).items():
-        records += [read_record(path, f"{path.stem} (seed {seed})") for path in sorted((folder / "runs").glob("[0-9]*.json"))]
+        records += [read_record(path, f"{path.stem} (seed {seed})") for path in sorted((folder / RUNS_FOLDER).glob("[0-9]*.json"))]
     return [record for record in records if record is not None]
 
 
@@ -102,8 +103,8 @@ def seed_mismatch(folders: dict[int, Path], profile: str | None = None) -> str |
     partial = PROFILES.get(profile, {}).get("partial_notebooks", {}) if profile else {}
     (first_seed, first), *others = folders.items()
     for seed, folder in others:
-        for path in sorted((folder / "runs").glob("[0-9]*.json")):
-            mine, theirs = read_record(path, path.stem), read_record(first / "runs" / path.name, path.stem)
+        for path in sorted((folder / RUNS_FOLDER).glob("[0-9]*.json")):
+            mine, theirs = read_record(path, path.stem), read_record(first / RUNS_FOLDER / path.name, path.stem)
             if mine is None or theirs is None:
                 continue
             ignore = tuple(partial.get(path.stem, {}))

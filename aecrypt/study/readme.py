@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from aecrypt import config
+from aecrypt.config import RUNS_FOLDER
 from aecrypt.errors import AecryptError
 from aecrypt.files import write_text
 from aecrypt.experiments.substitute_decoder import ATTACKER, ATTACKER_EQUAL_STEPS, ATTACKER_OTHER_SCANS, RECEIVER
@@ -39,7 +40,7 @@ class RunColumn:
         self.out = out
         self.first = first_seed_folder(out)
         self.seeds = sorted(seed_folders(out))
-        record = json.loads((self.first / "runs" / "02_train_autoencoder.json").read_text())
+        record = json.loads((self.first / RUNS_FOLDER / "02_train_autoencoder.json").read_text())
         self.params, self.data = record["parameters"], record.get("data", {})
         self.training = pd.read_csv(self.first / "table_training.csv").iloc[0]
         #: Why its seeds are not averaged (made by other code or parameters), or None.
@@ -172,9 +173,9 @@ def variant_lines(run: RunColumn) -> list[str]:
 
 def provenance_line(run: RunColumn, name: str) -> str:
     """Where a run's numbers come from: commits, CPU, times, and how its values are aggregated."""
-    meta = json.loads((run.out / "runs" / "study.json").read_text())
+    meta = json.loads((run.out / RUNS_FOLDER / "study.json").read_text())
     folders = [run.out, *seed_folders(run.out).values()]
-    commits = sorted({json.loads(p.read_text())["git_commit"] for f in folders for p in (f / "runs").glob("0*.json")})
+    commits = sorted({json.loads(p.read_text())["git_commit"] for f in folders for p in (f / RUNS_FOLDER).glob("0*.json")})
     schedule = SCHEDULE_WORDS.get(run.training.get("learning_rate_schedule"), "")
     seeds = ", ".join(map(str, run.seeds))
     return (f"`{name}`: [`results/{name}/REPORT.md`](results/{name}/REPORT.md), made from "
@@ -190,7 +191,7 @@ def committed_runs(results: Path) -> list[tuple[str, RunColumn]]:
     runs = []
     for name in README_RUNS:
         folder = results / name
-        if (folder / "runs" / "study.json").is_file() and seed_folders(folder):
+        if (folder / RUNS_FOLDER / "study.json").is_file() and seed_folders(folder):
             runs.append((name, RunColumn(folder)))
     if not runs:
         raise AecryptError(f"{results}: no committed run to show; run the study first (make reproduce)")

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from aecrypt import config
+from aecrypt.config import RUNS_FOLDER
 from aecrypt.paper import inconsistencies_markdown
 from aecrypt.study.freshness import report_inputs
 from aecrypt.study.provenance import RECORD_KEY, JobRecord, lane_records, seed_folders, seed_mismatch
@@ -175,7 +176,7 @@ def write_report(out: Path, profile: str, run_name: str = MAIN_RUN, package: str
     lines += _run_lines(records, meta, folders)
     times = {r.label: r.seconds for r in records if r.seconds is not None}
     stamp = {"package": package, "inputs": report_inputs(out)} if package else None
-    write_json(out / "runs" / "study.json", {**meta, "seconds": times, "seeds": list(folders),
+    write_json(out / RUNS_FOLDER / "study.json", {**meta, "seconds": times, "seeds": list(folders),
                                              **({RECORD_KEY: stamp} if stamp else {})})
     return write_text(out / "REPORT.md", "\n".join(lines) + "\n")
 

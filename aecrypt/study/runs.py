@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aecrypt import config
+from aecrypt.config import RUNS_FOLDER
 from aecrypt.errors import ManifestMismatchError, ModelFileError
 from aecrypt.study.parameters import SEED_FOLDER_PREFIX, check_values, declared_parameters
 from aecrypt.study.profiles import FIGURE_STYLES, PROFILES, resolve
@@ -147,7 +148,7 @@ def shown(path: Path) -> str:
 
 def _record(run: Run) -> None:
     """Write ``runs/<notebook>.json``: parameters, versions, CPU, commit, and the data used."""
-    write_json(run.out / "runs" / f"{run.notebook}.json", {**run_metadata(run.params), "data": run.data})
+    write_json(run.out / RUNS_FOLDER / f"{run.notebook}.json", {**run_metadata(run.params), "data": run.data})
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from aecrypt.config import STYLES
+from aecrypt.config import RUNS_FOLDER, STYLES
 from aecrypt.study import table_names as tables
 from aecrypt.study.figures import draw, prepare
 from aecrypt.study.figures.storage import FIGURE_DATA, check_layout, load_values, save_values
@@ -139,7 +139,7 @@ def has_data(name: str, folder: str | Path) -> bool:
 
 
 #: The folder beside a run's outputs whose records say the style its figures were drawn in.
-STYLE_RECORD = "runs"
+STYLE_RECORD = RUNS_FOLDER
 
 
 def recorded_style(folder: str | Path) -> str:

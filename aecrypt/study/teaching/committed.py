@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from aecrypt import config
+from aecrypt.config import RUNS_FOLDER
 from aecrypt.errors import AecryptError
 from aecrypt.study.runs import MAIN_RUN, seed_folder
 from aecrypt.study.teaching.solutions import SOLUTIONS_RECORD, VARIANTS
@@ -53,21 +54,21 @@ class CommittedRun:
 
     def parameters(self, notebook: str, seed: int | None = 0, variant: str = MAIN_RUN) -> dict[str, Any]:
         """The resolved parameters a notebook ran with (its ``runs/<notebook>.json``)."""
-        path = self.folder(seed, variant) / "runs" / f"{notebook}.json"
+        path = self.folder(seed, variant) / RUNS_FOLDER / f"{notebook}.json"
         if not path.is_file():
             raise self._missing(f"{path.relative_to(self.out.parent)}", variant)
         return json.loads(path.read_text())["parameters"]
 
     def study(self) -> dict[str, Any]:
         """The run's ``runs/study.json``: CPU, commit and each notebook's wall time."""
-        path = self.out / "runs" / "study.json"
+        path = self.out / RUNS_FOLDER / "study.json"
         if not path.is_file():
             raise self._missing(f"{path.relative_to(self.out.parent)}", MAIN_RUN)
         return json.loads(path.read_text())
 
     def _solutions(self, variant: str) -> dict[str, Any]:
         """A variant's solutions record: its CPU, commit and each notebook's wall time."""
-        path = self.out / variant / "runs" / SOLUTIONS_RECORD
+        path = self.out / variant / RUNS_FOLDER / SOLUTIONS_RECORD
         if not path.is_file():
             raise self._missing(f"{path.relative_to(self.out.parent)}", variant)
         return json.loads(path.read_text())

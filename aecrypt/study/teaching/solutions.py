@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aecrypt import config
+from aecrypt.config import RUNS_FOLDER
 from aecrypt.errors import AecryptError, ParameterError
 from aecrypt.study.profiles import PROFILES
 from aecrypt.study.results import run_metadata, write_json
@@ -59,10 +60,10 @@ def run_variant(variant: Variant, profile: str = "default") -> dict[str, float]:
     seed = PROFILES[profile]["seeds"][0]
     overrides = {**variant.overrides, "run_name": variant.run_name}
     reproduce(profile, only=list(variant.notebooks), overrides=overrides, seeds=[seed])
-    study = json.loads((variant_folder(profile, variant.run_name) / "runs" / "study.json").read_text())
+    study = json.loads((variant_folder(profile, variant.run_name) / RUNS_FOLDER / "study.json").read_text())
     seconds = {label.split(" (")[0]: value for label, value in study.get("seconds", {}).items()}
     record = {**run_metadata({"profile": profile, **overrides, "seed": seed}), "seconds": seconds}
-    write_json(variant_folder(profile, variant.run_name) / "runs" / SOLUTIONS_RECORD, record)
+    write_json(variant_folder(profile, variant.run_name) / RUNS_FOLDER / SOLUTIONS_RECORD, record)
     return seconds
 
 
