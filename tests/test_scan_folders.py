@@ -5,11 +5,10 @@ import json
 
 import numpy as np
 import pytest
+from conftest import SCAN_PATIENTS as PATIENTS
 from pydicom import dcmread
-from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 
-from aecrypt.data.examples import write_dicom_series
 from aecrypt.data.folders import SkippedImagesWarning, list_folder
 from aecrypt.data.loader import load_dataset
 from aecrypt.data.splits import ROLES, patient_roles, random_roles
@@ -17,31 +16,8 @@ from aecrypt.data.windows import FILE_WINDOW, PERCENTILE_WINDOW, WINDOW_SAMPLE, 
 from aecrypt.errors import DatasetError, ImageReadError
 from aecrypt.experiments.leakage import describe_patient_split, leakage_per_image, patients_by_role
 
-#: Made-up patients' IDs, which must never appear in a manifest or a table.
-PATIENTS = ("PAT-ALPHA-7", "PAT-BRAVO-3", "PAT-CHARLIE-5")
-
-
-def _frames(name: str, count: int, rng, frame=None) -> list[np.ndarray]:
-    """``count`` distinct frames from one of pydicom's sample files: its pixels rolled and jittered."""
-    pixels = dcmread(get_testdata_file(name, download=False)).pixel_array
-    base = pixels if frame is None else pixels[frame]
-    if base.ndim == 3:
-        return [base[k % len(base)] for k in range(count)]
-    return [np.roll(base, 3 * k, axis=1) + rng.integers(0, 20, base.shape).astype(base.dtype) for k in range(count)]
-
-
-def scan_folder(root, rng):
-    """Three patients: the first with two CT series (no window: percentiles), the second an MR
-    series with its own window, the third one multi-frame MR file; plus a photograph."""
-    write_dicom_series(root / "a" / "ct1", _frames("CT_small.dcm", 5, rng), PATIENTS[0], "ct1", template="CT_small.dcm")
-    write_dicom_series(root / "a" / "ct2", _frames("CT_small.dcm", 4, rng), PATIENTS[0], "ct2", template="CT_small.dcm")
-    write_dicom_series(root / "b", _frames("MR_small.dcm", 6, rng), PATIENTS[1], "mr", window=(600, 1600))
-    write_dicom_series(root / "c", _frames("emri_small.dcm", 10, rng), PATIENTS[2], "emri", template="emri_small.dcm", multiframe=True)
-    return root
-
-
-def test_files_are_grouped_by_series_and_patient(tmp_path, rng):
-    root = scan_folder(tmp_path / "scans", rng)
+def test_files_are_grouped_by_series_and_patient(scan_folder):
+    root = scan_folder
     contents = list_folder(root, axis=2)
     assert [(v.kind, v.label, v.slices, len(v.files)) for v in contents.volumes] == [
         ("dicom", "CT", 5, 5), ("dicom", "CT", 4, 4), ("dicom", "MR", 6, 6), ("dicom", "MR", 10, 1)]
@@ -67,8 +43,8 @@ def test_the_window_is_the_files_own_else_a_percentile_window():
     assert window_sample(np.zeros((8, 8)), parts=2).size == 64
 
 
-def test_scans_are_windowed_as_a_viewer_shows_them_and_the_window_is_recorded(tmp_path, rng):
-    root = scan_folder(tmp_path / "scans", rng)
+def test_scans_are_windowed_as_a_viewer_shows_them_and_the_window_is_recorded(scan_folder):
+    root = scan_folder
     split = load_dataset("folder", data_dir=root, image_size=16, channels=1)
     assert len(split.manifest["scans"]["volumes"]) == 4
     mr = next(v for v in split.manifest["scans"]["volumes"] if v["volume"].startswith("b/"))
@@ -82,8 +58,8 @@ def test_scans_are_windowed_as_a_viewer_shows_them_and_the_window_is_recorded(tm
     assert not any(patient in text for patient in PATIENTS)  # patients are named by a hash of their ID only
 
 
-def test_no_patient_is_on_two_sides_of_the_split(tmp_path, rng):
-    root = scan_folder(tmp_path / "scans", rng)
+def test_no_patient_is_on_two_sides_of_the_split(scan_folder):
+    root = scan_folder
     for seed in range(4):
         split = load_dataset("folder", data_dir=root, image_size=16, split_seed=seed, use_cache=False)
         sides = [set(split.patients(role)) for role in ("train", "validation", "test")]
@@ -135,8 +111,8 @@ def test_nifti_volumes_of_one_bids_subject_stay_together_and_the_axis_keys_the_c
     assert all("#slice" in name for name in sagittal.names_test)
 
 
-def test_a_scan_folder_streamed_from_shards_splits_as_in_memory(tmp_path, rng):
-    root = scan_folder(tmp_path / "scans", rng)
+def test_a_scan_folder_streamed_from_shards_splits_as_in_memory(scan_folder):
+    root = scan_folder
     in_memory = load_dataset("folder", data_dir=root, image_size=16, use_cache=False)
     streamed = load_dataset("folder", data_dir=root, image_size=16, memory_limit_mb=0.01)
     assert streamed.data_path == "streamed" and in_memory.data_path == "in memory"
@@ -147,8 +123,8 @@ def test_a_scan_folder_streamed_from_shards_splits_as_in_memory(tmp_path, rng):
     assert streamed.manifest["scans"] == in_memory.manifest["scans"]
 
 
-def test_an_unreadable_dicom_file_is_skipped_with_a_warning_or_stops_a_strict_load(tmp_path, rng):
-    root = scan_folder(tmp_path / "scans", rng)
+def test_an_unreadable_dicom_file_is_skipped_with_a_warning_or_stops_a_strict_load(scan_folder):
+    root = scan_folder
     (root / "b" / "broken.dcm").write_bytes(b"\x00" * 128 + b"DICM" + b"\x02\x00garbage")
     with pytest.warns(SkippedImagesWarning, match="broken.dcm"):
         split = load_dataset("folder", data_dir=root, image_size=16, use_cache=False)
