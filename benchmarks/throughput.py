@@ -179,7 +179,7 @@ def throughput_table(runs: dict[int, dict], sizes: tuple[int, int]) -> pd.DataFr
         line("slices in folder", sizes[0], "images", note=f"MNI152 slices at native size as 16-bit DICOM, {PATIENTS} made-up "
              f"patients; every one encrypted ({large['payloads']} payloads)"),
         line("encrypt throughput", sizes[0] / batch, "img/s", note="aecrypt encrypt with the committed model and its fidelity "
-             f"check (--allow-lossy), after {large['seconds'] - batch:.1f} s of start-up"),
+             f"check (--allow-lossy); the models loaded in {large['seconds'] - batch:.1f} s before (TensorFlow imported earlier)"),
     ]
     timed = sum(large["stages"][stage] for stage in STAGES)
     for stage in (*STAGES, "other"):
