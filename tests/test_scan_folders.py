@@ -9,9 +9,11 @@ from conftest import SCAN_PATIENTS as PATIENTS
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
+from aecrypt.data.examples import write_dicom_series
 from aecrypt.data.folders import SkippedImagesWarning, list_folder
 from aecrypt.data.loader import load_dataset
 from aecrypt.data.splits import ROLES, patient_roles, random_roles
+from aecrypt.data.volumes import read_volume
 from aecrypt.data.windows import FILE_WINDOW, PERCENTILE_WINDOW, WINDOW_SAMPLE, dicom_window, percentile_window, window_sample
 from aecrypt.errors import DatasetError, ImageReadError
 from aecrypt.experiments.leakage import describe_patient_split, leakage_per_image, patients_by_role
@@ -41,6 +43,21 @@ def test_the_window_is_the_files_own_else_a_percentile_window():
     assert (fallback.low, fallback.high, fallback.source) == (50.0, 9950.0, PERCENTILE_WINDOW)
     assert window_sample(np.zeros(4 * WINDOW_SAMPLE)).size == WINDOW_SAMPLE  # bounded, however long the series
     assert window_sample(np.zeros((8, 8)), parts=2).size == 64
+
+
+def test_the_window_applies_to_rescaled_values_and_monochrome1_is_inverted(tmp_path):
+    ramp = np.tile(np.arange(924, 1124, 10, dtype=np.uint16), (20, 1))  # stored values; HU = stored - 1024
+    paths = write_dicom_series(tmp_path / "ct", [ramp, ramp], "PAT-RAMP", "ct", template="CT_small.dcm", window=(0, 201))
+    for path, photometric in zip(paths, ("MONOCHROME2", "MONOCHROME1")):
+        dataset = dcmread(path)
+        dataset.RescaleSlope, dataset.RescaleIntercept, dataset.PhotometricInterpretation = 1, -1024, photometric
+        dataset.save_as(path)
+    contents = list_folder(tmp_path, axis=2)
+    record: dict = {}
+    (_, plain), (_, inverted) = read_volume(contents.volumes[0], tmp_path, 2, [], True, record)
+    expected = np.clip((ramp.astype(np.float64) - 1024 + 100.5) / 200, 0, 1)  # window 0/201 in HU: -100.5 to 99.5
+    assert np.allclose(plain[..., 0], expected, atol=1e-6) and np.allclose(inverted[..., 0], 1 - expected, atol=1e-6)
+    assert record["windows"] == [[-100.5, 99.5]] and record["window_source"] == FILE_WINDOW and record["slices"] == 2
 
 
 def test_scans_are_windowed_as_a_viewer_shows_them_and_the_window_is_recorded(scan_folder):

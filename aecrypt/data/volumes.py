@@ -138,10 +138,11 @@ def read_volume(volume: Volume, root: Path, axis: int, skipped: list[tuple[Path,
     record.update(volume=volume.name, patient=volume.patient, kind=volume.kind, label=volume.label, slices=0,
                   window_source="", windows=[])
     slices = _dicom_slices(volume, root, skipped, strict) if volume.kind == "dicom" else _nifti_slices(volume, root, axis, skipped, strict)
+    sources: set[str] = set()
     for name, image, window in slices:
         if [window.low, window.high] not in record["windows"]:
             record["windows"].append([window.low, window.high])
-        sources = set(filter(None, record["window_source"].split(" and "))) | {window.source}
+        sources.add(window.source)
         record.update(window_source=" and ".join(sorted(sources)), slices=record["slices"] + 1)
         yield name, image
 
