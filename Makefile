@@ -70,7 +70,7 @@ solutions: kernel ## Train and run the exercises' model variants (wide, pool2) i
 lab: kernel ## Open JupyterLab: notebooks/ to run, results/default/executed/ to read the committed run
 	$(BIN)/jupyter lab --ServerApp.root_dir=.
 
-bench: kernel ## Run the performance benchmark (with the 20,000-image scale part) into results/bench/
+bench: kernel ## Run the performance benchmark (with the 20,000-image scale part and the 1,000-slice encrypt throughput part) into results/bench/
 	$(BIN)/python benchmarks/bench.py
 
 clean: ## Remove caches, models trained by hand or at smoke size, scratch runs (keeps everything committed)

@@ -1,29 +1,30 @@
 """Performance benchmark: training and inference of the Table 2 model, sender and receiver,
 and AES, each measured in one run beside the ceiling it is judged against.
 
-    make bench                         # full run (both parts), ~15 minutes on 2 CPU cores plus the scale part
+    make bench                         # full run (every part), ~15 minutes on 2 CPU cores plus the scale and throughput parts
     .venv/bin/python benchmarks/bench.py --quick     # a few minutes: small sizes, sanity only
     .venv/bin/python benchmarks/bench.py --part scale   # only the large-dataset part (issue 18)
+    .venv/bin/python benchmarks/bench.py --part throughput   # only aecrypt encrypt on 1,000 slices (issue 30)
 
 Writes results/bench/ (or --out): bench.csv/.md (every measurement with its ceiling,
 the issue-9 reference figure and the target), layer_times.csv (what a training step's
 time goes to), precision_quality.csv (bfloat16 against float32 at equal epochs), and
 run.json (CPU, package versions, arguments). The scale part writes scale.csv/.md and
 scale_run.json: a generated folder of 20,000 images of 224x224 (400 with --quick) cached
-as shards and trained on, streamed and in memory. Not part of `make test`: nothing here
-is asserted, only measured.
+as shards and trained on, streamed and in memory. The throughput part writes throughput.csv/.md
+and throughput_run.json: ``aecrypt encrypt`` on 1,000 MNI152 slices at native size as 16-bit
+DICOM (40 with --quick), images/s, each stage's share of the time, the encoder against the
+same-run matmul ceiling, and peak memory for two folder sizes (benchmarks/throughput.py).
+Not part of `make test`: nothing here is asserted, only measured.
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-import resource
 import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,8 @@ from aecrypt.method.pipeline import receive, send  # noqa: E402
 from aecrypt.study.results import cpu_model, run_metadata, write_json, write_table  # noqa: E402
 from aecrypt.experiments.aes_timing import aes_table, openssl_gcm_table, openssl_speed  # noqa: E402
 from aecrypt.experiments.timing import time_call  # noqa: E402
-from profiling import layer_training_times, matmul_gflops, model_call_time, training_rate  # noqa: E402  (benchmarks/, beside this file)
+from profiling import in_child, layer_training_times, matmul_gflops, model_call_time, peak_rss_mib, training_rate  # noqa: E402  (benchmarks/, beside this file)
+from throughput import bench_throughput  # noqa: E402  (benchmarks/, beside this file)
 
 #: What issue 9 measured outside this project on the same kind of machine. Its model is the
 #: prose reading of the decoder (upsampling after the second transposed convolution,
@@ -219,11 +221,6 @@ def generate_folder(folder: Path, count: int, size: int, seed: int = 0) -> float
     return time.perf_counter() - start
 
 
-def _peak_rss_mib() -> float:
-    """This process's peak resident memory so far, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _scale_phase(phase: str, folder: str, processed: str, memory_limit_mb: float, train_images: int) -> dict:
     """One phase of the scale part, run in a fresh process so its peak RSS is its own:
     "build" (the sharded cache), "streamed" or "in memory" (training on the same subset)."""
@@ -248,14 +245,8 @@ def _scale_phase(phase: str, folder: str, processed: str, memory_limit_mb: float
         run = train_autoencoder(autoencoder, train, val, epochs=2, batch_size=SCALE_BATCH, seed=0, progress=False)
         result.update(data_path=run.data_path, images_per_second=float(run.history["images_per_second"].iloc[-1]),
                       train_seconds=run.seconds, loss=run.history["loss"].tolist())
-    result["peak_rss_mib"] = _peak_rss_mib()
+    result["peak_rss_mib"] = peak_rss_mib()
     return result
-
-
-def _in_child(*args) -> dict:
-    """``_scale_phase`` in a fresh spawned process (nothing inherited from this one's memory)."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_scale_phase, *args).result()
 
 
 def bench_scale(images: int, train_images: int) -> tuple[pd.DataFrame, dict]:
@@ -275,7 +266,7 @@ def bench_scale(images: int, train_images: int) -> tuple[pd.DataFrame, dict]:
         print(f"  scale: generated {images} images of {SCALE_SIZE}x{SCALE_SIZE} in {generate:.0f} s", flush=True)
         phases = {}
         for phase in ("build", "streamed", "in memory"):
-            phases[phase] = _in_child(phase, str(folder), str(processed), bound, train_images)
+            phases[phase] = in_child(_scale_phase, phase, str(folder), str(processed), bound, train_images)
             print(f"  scale, {phase}: {phases[phase]}", flush=True)
         disk = sum(p.stat().st_size for p in processed.rglob("*") if p.is_file())
     finally:
@@ -334,6 +325,17 @@ def run_scale(quick: bool, out: Path, args: argparse.Namespace) -> pd.DataFrame:
     return table
 
 
+def run_throughput(quick: bool, out: Path, args: argparse.Namespace) -> pd.DataFrame:
+    """The throughput part: encrypt folders of native-size slices, write throughput.csv/.md and throughput_run.json."""
+    start = time.perf_counter()
+    table, details = bench_throughput(quick)
+    write_table(table, "throughput", out, caption=f"Throughput of aecrypt encrypt on native-size slices, {cpu_model()}",
+                formats=("csv", "md"))
+    write_json(out / "throughput_run.json", {**run_metadata(vars(args)), "seconds": time.perf_counter() - start, **details})
+    print(table.to_markdown(index=False, floatfmt=".4g"))
+    return table
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every measurement, print a table, and write results/bench/."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -341,8 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="output folder (default results/bench)")
     parser.add_argument("--repeats", type=int, default=None, help="timing repetitions for one-image calls")
     parser.add_argument("--quality-epochs", type=int, default=None, help="epochs for the bfloat16 quality check (0 skips it)")
-    parser.add_argument("--part", choices=("all", "core", "scale"), default="all",
-                        help="core: training, inference, AES; scale: the large-dataset part (issue 18); all: both")
+    parser.add_argument("--part", choices=("all", "core", "scale", "throughput"), default="all",
+                        help="core: training, inference, AES; scale: the large-dataset part (issue 18); "
+                             "throughput: aecrypt encrypt on a folder of native-size slices (issue 30); all: every part")
     args = parser.parse_args(argv)
     quick = args.quick
     sizes = [32, 64] if quick else [64, 128, 224]
@@ -353,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if args.part == "scale":
         run_scale(quick, out, args)
+        return 0
+    if args.part == "throughput":
+        run_throughput(quick, out, args)
         return 0
     key = generate_key()
     start = time.perf_counter()
@@ -382,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         write_table(pd.DataFrame([{"precision": "mixed_bfloat16", "note": SKIPPED_BFLOAT16}]), "precision_quality", out,
                     caption="float32 vs mixed bfloat16: not measured on this CPU")
 
-    rows.append(row("memory", "peak resident memory", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MiB"))
+    rows.append(row("memory", "peak resident memory", peak_rss_mib(), "MiB"))
     table = pd.DataFrame(rows)
     write_table(table, "bench", out, caption=f"aecrypt benchmark, {cpu_model()}")
     write_json(out / "run.json", {**run_metadata(vars(args) | {"sizes": sizes, "repeats": repeats}),
@@ -391,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     print(show.to_markdown(index=False, floatfmt=".3g"))
     if args.part == "all":
         run_scale(quick, out, args)
+        run_throughput(quick, out, args)
     print(f"\nwrote {out} in {(time.perf_counter() - start) / 60:.1f} min")
     return 0
 

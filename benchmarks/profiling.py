@@ -1,8 +1,14 @@
 """What the benchmark measures beyond the study's own timing: the machine's matrix-multiply
 ceiling, training and inference rates of the Table 2 model, and where a training step's
-time goes, layer by layer. Used only by ``bench.py``; every function loads TensorFlow."""
+time goes, layer by layer; and running a measurement in a fresh process for its own peak
+memory. Used only by ``bench.py`` and ``throughput.py``; the measurements load TensorFlow."""
 
 from __future__ import annotations
+
+import multiprocessing
+import resource
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -106,3 +112,15 @@ def _leaf_layers(model) -> list:
         elif not isinstance(layer, keras.layers.InputLayer):
             leaves.append(layer)
     return leaves
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def in_child(function: Callable, *args):
+    """``function(*args)`` in a fresh spawned process (nothing inherited from this one's memory),
+    so that the peak RSS it reports is its own."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()

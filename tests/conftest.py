@@ -75,3 +75,35 @@ def smoke_project(tmp_path_factory, smoke_data):
     done = reproduce(project, smoke_data, "--seeds", "0,1")
     assert done.returncode == 0, done.stdout + done.stderr
     return project, done
+
+
+#: Made-up patients' IDs in ``scan_folder``, which must never appear in a manifest or a table.
+SCAN_PATIENTS = ("PAT-ALPHA-7", "PAT-BRAVO-3", "PAT-CHARLIE-5")
+
+
+def _sample_frames(name: str, count: int, rng) -> list:
+    """``count`` distinct frames from one of pydicom's sample files: a multi-frame file's frames,
+    or a single frame rolled and jittered."""
+    from pydicom import dcmread
+    from pydicom.data import get_testdata_file
+
+    pixels = dcmread(get_testdata_file(name, download=False)).pixel_array
+    if pixels.ndim == 3:
+        return [pixels[k % len(pixels)] for k in range(count)]
+    return [np.roll(pixels, 3 * k, axis=1) + rng.integers(0, 20, pixels.shape).astype(pixels.dtype) for k in range(count)]
+
+
+@pytest.fixture
+def scan_folder(tmp_path, rng):
+    """A folder of DICOM series of three made-up patients, from pydicom's sample files: the
+    first with two CT series (no window of their own), the second an MR series with its own
+    window (600/1600), the third one multi-frame MR file of 10 frames; 25 slices in all."""
+    from aecrypt.data.examples import write_dicom_series
+
+    root = tmp_path / "scans"
+    write_dicom_series(root / "a" / "ct1", _sample_frames("CT_small.dcm", 5, rng), SCAN_PATIENTS[0], "ct1", template="CT_small.dcm")
+    write_dicom_series(root / "a" / "ct2", _sample_frames("CT_small.dcm", 4, rng), SCAN_PATIENTS[0], "ct2", template="CT_small.dcm")
+    write_dicom_series(root / "b", _sample_frames("MR_small.dcm", 6, rng), SCAN_PATIENTS[1], "mr", window=(600, 1600))
+    write_dicom_series(root / "c", _sample_frames("emri_small.dcm", 10, rng), SCAN_PATIENTS[2], "emri",
+                       template="emri_small.dcm", multiframe=True)
+    return root

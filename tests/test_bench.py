@@ -35,3 +35,21 @@ def test_a_cpu_without_native_bfloat16_skips_the_bfloat16_rows_and_says_so(bench
 def test_a_cpu_with_native_bfloat16_benchmarks_both(bench, monkeypatch):
     monkeypatch.setattr(bench, "native_bfloat16", lambda: True)
     assert bench.benched_precisions() == ["float32", "mixed_bfloat16"]
+
+
+@pytest.mark.slow
+def test_the_throughput_part_encrypts_a_folder_through_the_command_line_and_times_its_stages(bench, tmp_path):
+    from throughput import QUICK_SIZES, STAGES
+
+    assert bench.main(["--quick", "--part", "throughput", "--out", str(tmp_path)]) == 0
+    table = pd.read_csv(tmp_path / "throughput.csv").set_index("measurement")
+    assert table.loc["slices in folder", "value"] == QUICK_SIZES[0] >= 24
+    assert f"({QUICK_SIZES[0]} payloads)" in table.loc["slices in folder", "note"]  # every slice encrypted
+    assert table.loc["encrypt throughput", "value"] > 0
+    shares = table[table.index.str.startswith("share of time: ")]
+    assert len(shares) == len(STAGES) + 1 and shares["value"].sum() == pytest.approx(100)
+    assert (shares.drop("share of time: other")["value"] > 0).all()  # every stage was reached and timed
+    assert 0 < table.loc["encoder / matmul ceiling", "value"] < 2
+    for size in QUICK_SIZES:
+        assert table.loc[f"peak RSS, {size} slices", "value"] > 100
+    assert (tmp_path / "throughput.md").is_file() and (tmp_path / "throughput_run.json").is_file()

@@ -199,6 +199,36 @@ def test_readme_folder_example_uses_one_split_in_every_notebook(tmp_path, rng):
     assert trained["data"]["train"] + trained["data"]["validation"] + trained["data"]["test"] == 15
 
 
+@pytest.mark.notebooks
+def test_a_folder_of_dicom_series_runs_through_notebooks_01_and_02_split_by_patient(tmp_path, scan_folder):
+    from pydicom import dcmread
+
+    from aecrypt.data.loader import load_dataset
+    from aecrypt.study.runs import MANIFEST_FILE, model_folder
+
+    with study_dirs(tmp_path / "study"):
+        run_study("smoke", only=["01", "02"], overrides={"dataset": "folder", "data_dir": str(scan_folder)})
+        manifest = json.loads((model_folder("smoke") / MANIFEST_FILE).read_text())
+        split = load_dataset(**manifest["data_parameters"])  # the split the model was trained on, from the cache
+    top = results_of(tmp_path / "study")
+    assert "Split by patient, never by slice: 3 patients" in (top / "executed" / "01_data_prep.ipynb").read_text()
+    assert (top / "seed-0" / "executed" / "02_train_autoencoder.ipynb").is_file()
+
+    def patient(name: str) -> str:  # the Patient ID in the file itself, not the study's record of it
+        return dcmread(scan_folder / name.split("#")[0], stop_before_pixels=True).PatientID
+
+    sides = {role: {patient(name) for name in names} for role, names in
+             (("train", split.names_train), ("validation", split.names_val), ("test", manifest["data"]["test_images"]))}
+    assert sorted(manifest["data"]["test_images"]) == sorted(split.names_test)
+    assert all(sides.values()) and not (sides["train"] & sides["test"] or sides["train"] & sides["validation"]
+                                        or sides["validation"] & sides["test"]), sides
+    by_patient = pd.read_csv(top / "table_split_by_patient.csv")
+    assert len(by_patient) == 3 and not by_patient["roles"].str.contains(",").any()
+    per_image = pd.read_csv(top / "table_leakage_per_image.csv")
+    assert len(per_image) == len(split.names_test)
+    assert all(patient(test) != patient(nearest) for test, nearest in zip(per_image["test_image"], per_image["nearest_training_image"]))
+
+
 @pytest.mark.parametrize("value, expected", [("abc", "must be an integer"), (-32, "between 8 and 4096"), (0, "between 8 and 4096"), (True, "must be an integer")])
 def test_bad_parameter_values_are_rejected_before_running(tmp_path, value, expected):
     with study_dirs(tmp_path), pytest.raises(ParameterError, match=f"{expected}.*nothing was run"):

@@ -81,6 +81,22 @@ def test_readme_shows_the_scale_run_with_its_targets_and_a_dirty_tree(tmp_path):
     assert "uncommitted changes" in lines[0]
 
 
+def test_readme_shows_the_throughput_run_with_its_cpu_and_targets(tmp_path):
+    from aecrypt.study.readme import readme_block, throughput_lines
+
+    pd.DataFrame([
+        {"measurement": "encrypt throughput", "value": 16.55, "unit": "img/s", "target": None, "met": None, "note": ""},
+        {"measurement": "share of time: encoder", "value": 19.4, "unit": "%", "target": None, "met": None, "note": ""},
+        {"measurement": "peak RSS growth with the folder", "value": 1.25, "unit": "ratio", "target": "<= 1.1", "met": "NO", "note": ""},
+    ]).to_csv(tmp_path / "throughput.csv", index=False)
+    (tmp_path / "throughput_run.json").write_text(json.dumps({"git_commit": "abc1234", "cpu": "AMD EPYC", "cpu_count": 2}))
+    lines = throughput_lines(tmp_path)
+    assert "| encrypt throughput | 16.55 img/s |  |" in lines and "| share of time: encoder | 19.4 % |  |" in lines
+    assert "| peak RSS growth with the folder | 1.25 ratio | <= 1.1 (not met) |" in lines
+    assert "AMD EPYC (2 cores), commit `abc1234`." in lines[0] and "uncommitted" not in lines[0]
+    assert "\n".join(lines) in readme_block(PROJ_ROOT / "results", bench=tmp_path)
+
+
 def test_the_training_line_says_how_the_learning_rate_moved():
     from aecrypt.study.report import _schedule_words
 

@@ -41,6 +41,15 @@ def looks_like_dicom(path: Path) -> bool:
 
 def read_dicom(path: Path) -> Scan:
     """Every frame of a DICOM file as stored values, with its header kept as the private part."""
+    dataset, frames = dicom_frames(path)
+    metadata = frame_metadata(frames, value_window(frames), "dicom", path.suffix)
+    units, slope = _units(dataset)
+    metadata.update(units=units, photometric=str(dataset.PhotometricInterpretation))
+    return Scan(frames, metadata, private=_header_bytes(dataset), units=units, slope=slope)
+
+
+def dicom_frames(path: Path) -> tuple[object, np.ndarray]:
+    """A DICOM file's pydicom dataset and every frame's stored values (N, H, W, C), or a one-line refusal saying why not."""
     from pydicom import dcmread  # pydicom is read only for DICOM files
     from pydicom.errors import InvalidDicomError
 
@@ -50,11 +59,7 @@ def read_dicom(path: Path) -> Scan:
     except (InvalidDicomError, ValueError, EOFError, KeyError, TypeError) as exc:
         raise ImageReadError(f"not a readable DICOM file ({type(exc).__name__}); 'aecrypt seal' encrypts any file exactly") from None
     values = _stored_values(dataset)
-    frames = values.reshape(_frame_count(dataset), int(dataset.Rows), int(dataset.Columns), int(dataset.SamplesPerPixel))
-    metadata = frame_metadata(frames, value_window(frames), "dicom", path.suffix)
-    units, slope = _units(dataset)
-    metadata.update(units=units, photometric=str(dataset.PhotometricInterpretation))
-    return Scan(frames, metadata, private=_header_bytes(dataset), units=units, slope=slope)
+    return dataset, values.reshape(frame_count(dataset), int(dataset.Rows), int(dataset.Columns), int(dataset.SamplesPerPixel))
 
 
 def _stored_values(dataset) -> np.ndarray:
@@ -69,7 +74,7 @@ def _stored_values(dataset) -> np.ndarray:
     if int(dataset.get("BitsAllocated", 0)) not in (8, 16, 32):
         raise UnsupportedImageError(f"{dataset.get('BitsAllocated')}-bit pixel data is not supported (8, 16 or 32); "
                                     "'aecrypt seal' encrypts it exactly")
-    check_frame_size(int(dataset.get("Rows", 0)), int(dataset.get("Columns", 0)), _frame_count(dataset))
+    check_frame_size(int(dataset.get("Rows", 0)), int(dataset.get("Columns", 0)), frame_count(dataset))
     try:
         values = dataset.pixel_array
     except Exception as exc:  # pydicom raises RuntimeError, NotImplementedError, ValueError... for one cause: no decoder
@@ -83,7 +88,7 @@ def _stored_values(dataset) -> np.ndarray:
     return values.astype(values.dtype.newbyteorder("="))
 
 
-def _frame_count(dataset) -> int:
+def frame_count(dataset) -> int:
     """Number of Frames (1 when absent)."""
     return int(dataset.get("NumberOfFrames", 1) or 1)
 

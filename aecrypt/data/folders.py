@@ -1,17 +1,21 @@
-"""Image folders: finding a folder's images, their labels (a Messidor-2 or EyePACS CSV,
-sub-folders, or none) and reading them, with one warning for the files left out. A
-user's folder is read, never modified."""
+"""Study folders: finding a folder's images (PNG, JPEG, TIFF photographs, DICOM series and
+NIfTI volumes), their labels (a Messidor-2 or EyePACS CSV, sub-folders, the DICOM modality,
+or none) and reading them, with one warning for the files left out. A user's folder is
+read, never modified."""
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from aecrypt.data.images import IMAGE_SUFFIXES, read_image
+from aecrypt.data.scans import DICOM_SUFFIXES, NIFTI_SUFFIXES, find_scans, scan_format
+from aecrypt.data.volumes import Volume, find_volumes, read_volume
 from aecrypt.errors import DatasetError, ImageReadError
 from aecrypt.progress import quiet_bar
 
@@ -24,17 +28,73 @@ class SkippedImagesWarning(UserWarning):
     """Some files in a dataset folder could not be read and were left out."""
 
 
+@dataclass(frozen=True)
+class FolderContents:
+    """What a study folder holds: photographs with their labels, DICOM series and NIfTI
+    volumes (sliced along ``axis``), and the scan files whose headers could not be read."""
+
+    root: Path
+    images: list[Path]
+    labels: list[str]
+    volumes: list[Volume]
+    axis: int
+    unreadable: list[tuple[Path, str]]
+
+    @property
+    def count(self) -> int:
+        """How many images the folder gives: one per photograph, one per slice of a volume."""
+        return len(self.images) + sum(volume.slices for volume in self.volumes)
+
+    @property
+    def files(self) -> list[Path]:
+        """Every file the images are read from, sorted."""
+        return sorted(self.images + [path for volume in self.volumes for path in volume.files])
+
+    @property
+    def slice_labels(self) -> list[str]:
+        """Every image's label, photographs first (the order ``folder_images`` reads them in)."""
+        return self.labels + [volume.label for volume in self.volumes for _ in range(volume.slices)]
+
+
+def list_folder(data_dir: str | Path, axis: int, strict: bool = False) -> FolderContents:
+    """A study folder's photographs (labelled), DICOM series and NIfTI volumes, from their names and headers."""
+    root = Path(data_dir)
+    photos = find_images(root)
+    scan_files = [path for path in find_scans(root) if scan_format(path) != "image"]
+    if not photos and not scan_files:
+        raise DatasetError(f"{root}: no images found (looked for {', '.join(IMAGE_SUFFIXES + DICOM_SUFFIXES + NIFTI_SUFFIXES)} "
+                           "and DICOM files without a suffix, in all sub-folders)")
+    images, labels = folder_labels(root, photos) if photos else ([], [])
+    unreadable: list[tuple[Path, str]] = []
+    volumes = find_volumes(root, scan_files, axis, unreadable, strict)
+    return FolderContents(root, images, labels, volumes, axis, unreadable)
+
+
 def find_images(data_dir: str | Path) -> list[Path]:
-    """Every PNG, JPEG or TIFF file under a folder, searched recursively, sorted."""
+    """Every PNG, JPEG or TIFF file under a folder, searched recursively, sorted (none: an empty list)."""
     root = Path(data_dir)
     if not root.exists():
         raise DatasetError(f"{root}: no such dataset folder; check data_dir (it is read, never written)")
     if not root.is_dir():
         raise DatasetError(f"{root}: data_dir must be a folder of images, not a file")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise DatasetError(f"{root}: no images found (looked for {', '.join(IMAGE_SUFFIXES)} in all sub-folders)")
-    return files
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def folder_images(contents: FolderContents, strict: bool, skipped: list[tuple[Path, str]],
+                  records: list[dict], description: str) -> Iterator[tuple[str, str, str, np.ndarray]]:
+    """Each image of a folder as (name, label, group, float32 H x W x C in [0, 1]): photographs
+    first, each its own group, then each volume's slices, grouped by patient. Unreadable files
+    are added to ``skipped`` (or raise if ``strict``); each volume's window goes into ``records``."""
+    root = contents.root
+    for index, image in readable_images(quiet_bar(contents.images, description), strict, skipped):
+        name = str(contents.images[index].relative_to(root))
+        yield name, contents.labels[index], name, image
+    for volume in quiet_bar(contents.volumes, f"{description} (scans)"):
+        record: dict = {}
+        for name, image in read_volume(volume, root, contents.axis, skipped, strict, record):
+            yield name, volume.label, volume.patient, image
+        if record["slices"]:
+            records.append(record)
 
 
 def folder_labels(data_dir: str | Path, files: list[Path]) -> tuple[list[Path], list[str]]:
@@ -78,14 +138,6 @@ def _labels_table(root: Path) -> pd.Series | None:
                     labels = labels.astype(int)
                 return pd.Series(labels.values, index=frame[id_column].astype(str).values)
     return None
-
-
-def read_images(files: list[Path], strict: bool = False) -> tuple[list[np.ndarray], list[int]]:
-    """Read image files; unreadable ones are skipped with one warning naming them (or raise if strict)."""
-    skipped: list[tuple[Path, str]] = []
-    read = list(readable_images(quiet_bar(files, "reading images"), strict, skipped))
-    report_skipped(skipped, len(files))
-    return [image for _, image in read], [index for index, _ in read]
 
 
 def readable_images(files: Iterable[Path], strict: bool, skipped: list[tuple[Path, str]]) -> Iterator[tuple[int, np.ndarray]]:

@@ -27,6 +27,8 @@ WRITTEN_BY = b"aecrypt decrypt (autoencoder reconstruction)"
 _HEADER_SIZES = {348: "Nifti1Image", 540: "Nifti2Image"}
 #: gzip's mtime field for a written .nii.gz: 0, so equal data give equal bytes.
 GZIP_MTIME = 0
+#: Bytes read (and, for .nii.gz, unpacked) to find a volume's shape: enough for either header.
+HEADER_READ_BYTES = 4096
 
 
 def nifti_suffix(name: str) -> str:
@@ -71,6 +73,24 @@ def _file_bytes(path: Path) -> bytes:
     if unpacker.unconsumed_tail:
         raise ImageSizeError(f"unpacks to more than {MAX_SCAN_FILE_BYTES} bytes, more than aecrypt reads")
     return raw
+
+
+def nifti_shape(path: Path) -> tuple[int, ...]:
+    """A NIfTI file's volume shape, from its header alone (the first bytes, un-gzipped with a bound)."""
+    import nibabel  # nibabel is read only for NIfTI files
+
+    try:
+        with open_regular(path, MAX_SCAN_FILE_BYTES) as handle:
+            head = handle.read(HEADER_READ_BYTES)
+        if head[:2] == b"\x1f\x8b":
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, HEADER_READ_BYTES)
+    except (OSError, zlib.error) as exc:
+        raise ImageReadError(f"cannot read this NIfTI file's header ({type(exc).__name__})") from None
+    kind = nibabel.Nifti1Header if _header_size(head) == 348 else nibabel.Nifti2Header
+    try:
+        return tuple(int(n) for n in kind.from_fileobj(io.BytesIO(head), check=False).get_data_shape())
+    except Exception as exc:  # nibabel raises many types for a damaged header
+        raise ImageReadError(f"not a readable NIfTI file ({type(exc).__name__})") from None
 
 
 def _nifti_image(raw: bytes):

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from aecrypt.data.images import prepare_image
+from aecrypt.data.windows import VIEWER_PERCENTILES
 from aecrypt.errors import DatasetError
 from aecrypt.method.pixels import stretch
 
@@ -78,8 +79,8 @@ OOD_DICOM = (
 )
 #: Axial slices of nibabel's example4d.nii.gz (a real subject's functional MRI), first volume.
 OOD_NIFTI_SLICES = tuple(range(2, 22, 2))
-#: Intensities are stretched between these percentiles, as a viewer's auto-window does.
-OOD_PERCENTILES = (0.5, 99.5)
+#: Intensities are stretched between these percentiles, as a viewer's auto-window does (the study's scan folders too).
+OOD_PERCENTILES = VIEWER_PERCENTILES
 OOD_GROUPS = ("other heads", "other body parts")
 
 

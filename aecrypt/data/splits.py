@@ -1,6 +1,6 @@
 """Splitting a dataset: training, validation, test and guard images, by whole slabs of a
-volume (so no test slice has a near-copy in training) or at random per class, drawn from
-one seed; the ``DatasetSplit`` that holds them, and what an attacker may fairly use."""
+volume (so no test slice has a near-copy in training), at random per class, or by whole
+patients for a folder of scans, drawn from one seed; the ``DatasetSplit`` that holds them, and what an attacker may fairly use."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ import numpy as np
 import pandas as pd
 
 from aecrypt.data.sources import mni152_positions
-from aecrypt.errors import ParameterError
+from aecrypt.errors import DatasetError, ParameterError
 from aecrypt.method.streaming import kept_on_disk
 
 #: Section 4: "The used dataset has been split into 80% training and 20% testing."
 DEFAULT_TEST_FRACTION = 0.2
 #: How a dataset is split. "slabs" (volumes): each plane cut into contiguous slabs, whole
 #: slabs go to training, validation or test, with a guard gap between them; "random":
-#: images drawn at random per class (folders of independent photographs).
+#: images drawn at random per class (folders of independent photographs), and in a folder
+#: of DICOM series or NIfTI volumes whole patients drawn at random (``patient_roles``).
 SPLITS = ("slabs", "random")
 #: Slabs per plane; the seed picks which go to test and validation.
 SLABS_PER_PLANE = 10
@@ -70,6 +71,11 @@ class DatasetSplit:
         rows = [{"split": role, "class": y} for role, labels in (("train", self.y_train), ("validation", self.y_val), ("test", self.y_test)) for y in labels]
         table = pd.DataFrame(rows).value_counts().unstack("split", fill_value=0)
         return table.reindex(columns=["train", "validation", "test"], fill_value=0).rename_axis(columns=None).reset_index()
+
+    def patients(self, role: str) -> list[str] | None:
+        """The patient of each of a role's images (in order), for a folder of scans; None for photographs and MNI152."""
+        groups = self.manifest.get("groups")
+        return None if groups is None else list(groups[role])
 
     def test_hash(self) -> str:
         """SHA-256 of the sorted test image names: two runs test on the same images iff equal."""
@@ -170,6 +176,31 @@ def random_roles(labels: np.ndarray, test_fraction: float, validation_fraction: 
         n_val = min(max(1, int(round(len(train) * validation_fraction))), len(train) - 1)
         roles[rng.choice(train, n_val, replace=False)] = "validation"
     return roles.astype(str)
+
+
+def patient_roles(labels: np.ndarray, groups: np.ndarray, test_fraction: float, validation_fraction: float,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Each image's role when whole patients are drawn at random (a volume's slices never on two sides).
+
+    ``groups`` names each image's patient. A folder whose groups are all single images
+    (photographs) is split exactly as ``random_roles`` splits it. Otherwise the seeded
+    ``rng`` sends ``test_fraction`` of the patients (at least one) to test and
+    ``validation_fraction`` of the rest to validation (one at least when asked for and
+    there are three patients or more), the rest to training.
+    """
+    check_fractions(test_fraction, validation_fraction)
+    patients = sorted(set(groups.tolist()))
+    if len(patients) == len(groups):
+        return random_roles(labels, test_fraction, validation_fraction, rng)
+    if len(patients) < 2:
+        raise DatasetError(f"all {len(groups)} images belong to one patient ({patients[0]}); a split by patient needs at "
+                           "least two (check the files' Patient ID, or put each NIfTI volume in its own sub-<label> folder)")
+    order = [patients[i] for i in rng.permutation(len(patients))]
+    n_test = min(max(1, int(round(len(patients) * test_fraction))), len(patients) - 1)
+    rest = len(patients) - n_test
+    n_val = min(max(int(round(rest * validation_fraction)), 1 if validation_fraction > 0 else 0), rest - 1)
+    role_of = {patient: "test" if k < n_test else "validation" if k < n_test + n_val else "train" for k, patient in enumerate(order)}
+    return np.array([role_of[group] for group in groups.tolist()], dtype=str)
 
 
 def check_fractions(test_fraction: float, validation_fraction: float) -> None:

@@ -81,15 +81,45 @@ def nearest_training(test: np.ndarray, train: np.ndarray, mirror: bool = True) -
 
 
 def leakage_per_image(split) -> pd.DataFrame:
-    """One row per test image of a ``DatasetSplit``: its nearest training image and their SSIM."""
+    """One row per test image of a ``DatasetSplit``: its nearest training image and their SSIM
+    (for a folder of scans, with both images' patients)."""
     best, index, mirrored = nearest_training(thumbnails(split.x_test), thumbnails(split.x_train))
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "test_image": split.names_test,
         "nearest_training_image": [split.names_train[i] for i in index],
         "mirrored": mirrored,
         "ssim": best,
         "near_duplicate": best >= NEAR_DUPLICATE_SSIM,
     })
+    test_patients, train_patients = split.patients("test"), split.patients("train")
+    if test_patients is not None:
+        table.insert(1, "test_patient", test_patients)
+        table.insert(3, "nearest_training_patient", [train_patients[i] for i in index])
+    return table
+
+
+def patients_by_role(split) -> pd.DataFrame:
+    """One row per patient of a scan folder's split: the role(s) its images went to, how many,
+    its volumes and how they were windowed (from the split's manifest)."""
+    volumes = split.manifest["scans"]["volumes"]
+    rows = []
+    for patient in sorted({p for role in ("train", "validation", "test") for p in split.patients(role)}):
+        counts = {role: split.patients(role).count(patient) for role in ("train", "validation", "test")}
+        own = [v for v in volumes if v["patient"] == patient]
+        rows.append({"patient": patient, "roles": ", ".join(role for role, n in counts.items() if n),
+                     **{f"{role}_images": n for role, n in counts.items()}, "volumes": len(own),
+                     "window": "; ".join(sorted({v["window_source"] for v in own}))})
+    return pd.DataFrame(rows)
+
+
+def describe_patient_split(by_patient: pd.DataFrame) -> str:
+    """One sentence on a split by patient, from ``patients_by_role``: how many patients went
+    where, and whether any has images on two sides (none should)."""
+    shared = by_patient[by_patient["roles"].str.contains(",")]
+    counts = ", ".join(f"{int((by_patient['roles'] == role).sum())} in {role}" for role in ("train", "validation", "test"))
+    verdict = ("no patient has images on two sides" if shared.empty
+               else f"{len(shared)} patient(s) have images on two sides: {', '.join(shared['patient'])}")
+    return f"Split by patient, never by slice: {len(by_patient)} patients, {counts}; {verdict}."
 
 
 def summarize_leakage(ssim: np.ndarray) -> dict[str, float]:

@@ -219,6 +219,8 @@ def readme_block(results: Path | None = None, bench: Path | None = None) -> str:
         lines += ["", "**Performance.** " + "\n".join(performance_lines(bench))]
     if (bench / "scale.csv").is_file():
         lines += ["", "\n".join(scale_lines(bench))]
+    if (bench / "throughput.csv").is_file():
+        lines += ["", "\n".join(throughput_lines(bench))]
     lines += ["", "**Where the paper contradicts itself**, and the reading we chose (`aecrypt/paper.py`):", "",
               inconsistencies_markdown()]
     lines.append(README_END)
@@ -249,9 +251,23 @@ def performance_lines(bench: Path) -> list[str]:
 
 def scale_lines(bench: Path) -> list[str]:
     """README's large-dataset table, from the committed ``bench.py --part scale`` run (issue 18)."""
-    table, meta = pd.read_csv(bench / "scale.csv"), json.loads((bench / "scale_run.json").read_text())
+    return _bench_part_lines(bench, "scale", "Large datasets, from the committed scale run")
+
+
+def throughput_lines(bench: Path) -> list[str]:
+    """README's throughput table, from the committed ``bench.py --part throughput`` run (issue 30):
+    ``aecrypt encrypt`` on a folder of native-size slices, where its time goes, its peak memory."""
+    return _bench_part_lines(bench, "throughput", "Throughput of `aecrypt encrypt` on a folder of native-size slices, "
+                                                  "from the committed throughput run", with_cpu=True)
+
+
+def _bench_part_lines(bench: Path, part: str, title: str, with_cpu: bool = False) -> list[str]:
+    """One benchmark part's table (``<part>.csv``, with ``<part>_run.json``) as README lines, every
+    row with its target; ``with_cpu`` names the CPU it ran on (a rate means little without it)."""
+    table, meta = pd.read_csv(bench / f"{part}.csv"), json.loads((bench / f"{part}_run.json").read_text())
     dirty = meta["git_commit"].endswith("-dirty")
-    lines = [f"Large datasets, from the committed scale run ([`results/bench/scale.md`](results/bench/scale.md)): "
+    cpu = f"{meta['cpu']} ({meta['cpu_count']} cores), " if with_cpu else ""
+    lines = [f"{title} ([`results/bench/{part}.md`](results/bench/{part}.md)): {cpu}"
              f"commit `{meta['git_commit']}`" + (" (**made from a tree with uncommitted changes**)" if dirty else "") + ".", "",
              "| measurement | value | target |", "| --- | --- | --- |"]
     for _, row in table.iterrows():

@@ -9,6 +9,7 @@ from __future__ import annotations
 DATASET = "table_dataset"
 LEAKAGE_PER_IMAGE = "table_leakage_per_image"
 LEAKAGE_BY_GAP = "table_leakage_by_gap"
+SPLIT_BY_PATIENT = "table_split_by_patient"
 # notebook 02: training
 TRAINING = "table_training"
 RECONSTRUCTION = "table_reconstruction"
