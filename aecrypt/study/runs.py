@@ -224,7 +224,8 @@ def save_models(run: Run, encoder, decoder, split, training: dict[str, Any]) -> 
     if data_parameters.get("split") is None:
         data_parameters["split"] = default_split(data_parameters["dataset"])
     manifest = {**run_metadata(run.params), "data_parameters": data_parameters,
-                "data": {**run.data, "test_images": sorted(split.names_test)}, "training": training}
+                "data": {**run.data, "test_images": sorted(split.names_test), **({"scans": split.manifest["scans"]} if split.manifest.get("scans") else {})},
+                "training": training}
     return write_json(folder / MANIFEST_FILE, manifest)
 
 
