@@ -286,6 +286,17 @@ def test_a_second_run_runs_nothing(smoke_project, smoke_data):
 
 
 @pytest.mark.notebooks
+def test_every_training_seed_is_tested_on_the_same_split(smoke_project):
+    # issue 27: split_seed draws the split, the training seed the weights; the same test images in every seed
+    project, _ = smoke_project
+    manifests = [json.loads(path.read_text()) for path in sorted((project / "models" / "smoke" / "main").glob("seed-*/manifest.json"))]
+    assert len(manifests) == 2
+    assert len({m["data"]["test_hash"] for m in manifests}) == 1 and len({m["data"]["train_hash"] for m in manifests}) == 1
+    assert len({m["parameters"]["seed"] for m in manifests}) == 2  # different training seeds
+    assert manifests[0]["data"]["test_images"] == manifests[1]["data"]["test_images"]
+
+
+@pytest.mark.notebooks
 def test_a_clean_clone_is_marked_clean_writes_0644_and_records_no_machine_path(smoke_project):
     project, _ = smoke_project
     records = [json.loads(p.read_text()) for p in (project / "results" / "smoke").rglob("runs/*.json")]

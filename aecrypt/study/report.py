@@ -31,6 +31,9 @@ SEED_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "table6_matched": (("noise",), ("ssim_noisy", "ssim_pipeline", "mse_noisy", "mse_pipeline", "psnr_noisy", "psnr_pipeline",
                                     "foreground_ssim_noisy", "foreground_ssim_pipeline")),
     "table_feature_similarity": (("channel",), ("identified", "abs_r_own_image", "abs_r_other_images")),
+    "table_rate_distortion": (("method", "setting"), ("bpp_mean", "psnr_db_mean", "ssim_mean", "ms_ssim_mean")),
+    "table_bd_rate": (("method", "setting", "metric"), ("bd_rate_percent",)),
+    "table_fair_hybrid": (("method", "setting"), ("psnr_db", "sealed_bytes_mean")),
 }
 SMOKE_BANNER = ("> **Smoke run: these numbers only check the plumbing** (tiny images, a handful of them, one "
                 "epoch). Run `make reproduce` for the study's numbers.")
