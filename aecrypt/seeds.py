@@ -18,8 +18,10 @@ STREAMS: dict[str, int] = {
     "timing": 4,  # notebook 04: the key AES is timed with
     "noise": 5,  # notebook 05: the key of the pipeline under noise
     "security": 6,  # notebook 06: the key and the nonces of the cipher statistics
-    "denoising": 6,  # notebook 05: the noise drawn to fine-tune the denoising model
+    "denoising": 8,  # notebook 05: the noise drawn to fine-tune the denoising model
     "attack": 7,  # notebook 06: the attacker's shuffle of its image pool
+    "aes sizes": 9,  # notebook 04: the arrays AES is timed on at the paper's size and across payload sizes
+    "byte flip": 10,  # notebook 03: which ciphertext byte the flip under the paper's scheme hits
 }
 
 

@@ -25,6 +25,8 @@ PYCRYPTODOME, OPENSSL = "pycryptodome", "cryptography (OpenSSL)"
 RAW_PAYLOAD = "raw image uint8"
 #: The same image as a Keras pipeline holds it: float32 scaled to [0, 1], four times the bytes.
 FLOAT_IMAGE_PAYLOAD = "image in [0, 1] float32"
+#: A grey image (three equal channels, as Table 2's model takes it) as a scanner stores it: one 8-bit channel.
+STORED_PAYLOAD = "stored grey image uint8 (1 channel)"
 #: Wire formats of the feature map that notebook 04 times, smallest last.
 FEATURE_DTYPES_TIMED = ("float32", "float16", "uint8")
 
@@ -35,12 +37,15 @@ def feature_payload(dtype: str) -> str:
 
 
 def payloads(raw: np.ndarray, features: np.ndarray, float_image: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """The arrays AES is timed on, in their wire formats: the raw uint8 image, the image as
+    """The arrays AES is timed on, in their wire formats: the raw uint8 image as the model takes
+    it (three channels), a grey image as stored (one channel, ``STORED_PAYLOAD``), the image as
     float32 in [0, 1] (``float_image``; default ``raw / 255``), and the feature map as float32,
     float16 and uint8 codes (the casts are timed apart by ``conversion_times``)."""
     image = (raw.astype(np.float32) / 255.0) if float_image is None else np.asarray(float_image, np.float32)
     wire = {"float32": features.astype(np.float32), "float16": features.astype(np.float16), "uint8": quantize_uint8(features)[0]}
-    return {RAW_PAYLOAD: raw, FLOAT_IMAGE_PAYLOAD: image, **{feature_payload(d): wire[d] for d in FEATURE_DTYPES_TIMED}}
+    grey = raw.ndim == 3 and raw.shape[-1] == 3 and bool((raw == raw[..., :1]).all())
+    stored = {STORED_PAYLOAD: np.ascontiguousarray(raw[..., :1])} if grey else {}  # a grey scan is stored in one channel
+    return {RAW_PAYLOAD: raw, **stored, FLOAT_IMAGE_PAYLOAD: image, **{feature_payload(d): wire[d] for d in FEATURE_DTYPES_TIMED}}
 
 
 def payload_sizes(arrays: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from aecrypt.errors import ParameterError
-from aecrypt.experiments.aes_timing import FEATURE_DTYPES_TIMED, FLOAT_IMAGE_PAYLOAD, OPENSSL, PYCRYPTODOME, RAW_PAYLOAD, feature_payload
+from aecrypt.experiments.aes_timing import FEATURE_DTYPES_TIMED, FLOAT_IMAGE_PAYLOAD, OPENSSL, PYCRYPTODOME, RAW_PAYLOAD, STORED_PAYLOAD, feature_payload
 from aecrypt.experiments.pipeline_timing import RAW_METHOD, RECEIVER_METHOD, SENDER_METHOD
 from aecrypt.experiments.rate_distortion import least_data_line
 from aecrypt.paper import PAPER_TABLE3, PAPER_TABLE4, PAPER_TIME_REDUCTION_TEXT
@@ -21,7 +21,14 @@ PAPER_AES, PAPER_PROPOSED = "AES (without autoencoders)", "Proposed model (AE-Im
 #: The two schemes Tables 3 and 4 compare, and how they are named there.
 TABLE_SCHEMES = {"gcm": "AES-256-GCM", "paper": "paper scheme (256 row keys)"}
 #: The two readings of "the image" that AES without the autoencoder encrypts, as Tables 3 and 4 name them.
-IMAGE_READINGS = {RAW_PAYLOAD: "raw image", FLOAT_IMAGE_PAYLOAD: "raw image as float32 in [0, 1]"}
+IMAGE_READINGS = {RAW_PAYLOAD: "raw image", STORED_PAYLOAD: "stored grey image (1 channel)",
+                  FLOAT_IMAGE_PAYLOAD: "raw image as float32 in [0, 1]"}
+
+
+def image_readings(aes: pd.DataFrame) -> list[str]:
+    """The readings of "the image" to compare with: the raw and the float32 image always (a
+    missing row is an error later), the stored grey image where it was timed (a colour image has none)."""
+    return [payload for payload in IMAGE_READINGS if payload != STORED_PAYLOAD or (aes["payload"] == payload).any()]
 #: A reading "reproduces" the paper when its reduction lies within this many percentage points of its range.
 REPRODUCES_WITHIN_POINTS = 10.0
 
@@ -52,7 +59,7 @@ def table3(aes: pd.DataFrame, end_to_end: pd.DataFrame) -> pd.DataFrame:
              "decryption_s": r["decryption_s"]} for _, r in PAPER_TABLE3.iterrows()]
     f32 = feature_payload("float32")
     for scheme in TABLE_SCHEMES:
-        for payload, what in (*IMAGE_READINGS.items(), (f32, "features float32")):
+        for payload, what in (*((p, IMAGE_READINGS[p]) for p in image_readings(aes)), (f32, "features float32")):
             row = _timed(aes, payload, scheme)
             rows.append({"source": "ours", "method": table3_method(scheme, what), "bytes": int(row["plaintext_bytes"]),
                          "rows": _rows(row) if scheme == "paper" else None,
@@ -92,14 +99,14 @@ def table4(aes: pd.DataFrame, end_to_end: pd.DataFrame, casts: dict[str, float])
                 "cast_included_reduction_percent": reduction_percent(image_s, features_s + cast_s)}
 
     for scheme in TABLE_SCHEMES:
-        for payload in IMAGE_READINGS:
+        for payload in image_readings(aes):
             rows.append(ours(comparison(scheme, "float32", payload), _encrypt_s(aes, payload, scheme),
                              _encrypt_s(aes, feature_payload("float32"), scheme), casts["float32"]))
     for dtype in FEATURE_DTYPES_TIMED[1:]:
         rows.append(ours(comparison("gcm", dtype, RAW_PAYLOAD), _encrypt_s(aes, RAW_PAYLOAD, "gcm"),
                          _encrypt_s(aes, feature_payload(dtype), "gcm"), casts[dtype]))
     sender_s = _one(end_to_end, side="sender", method=SENDER_METHOD)["total_s"]
-    for payload in IMAGE_READINGS:
+    for payload in image_readings(aes):
         rows.append(ours(sender_comparison(payload), _encrypt_s(aes, payload, "gcm"), sender_s, 0.0))
     return pd.DataFrame(rows)
 
@@ -129,18 +136,26 @@ def conclusions(
 
 
 def _equal_bytes(aes: pd.DataFrame, raw_shape: tuple[int, ...]) -> list[str]:
-    """Raw image and float32 features: equal bytes, equal AES time; the float32 image: four times both."""
-    raw = _timed(aes, RAW_PAYLOAD, "gcm")
-    raw_s, image_s, f32_s = raw["encrypt_median_s"], _encrypt_s(aes, FLOAT_IMAGE_PAYLOAD, "gcm"), _encrypt_s(aes, feature_payload("float32"), "gcm")
-    f32_bytes = int(_timed(aes, feature_payload("float32"), "gcm")["plaintext_bytes"])
-    image_bytes = int(_timed(aes, FLOAT_IMAGE_PAYLOAD, "gcm")["plaintext_bytes"])
-    return [
-        f"- raw {'x'.join(map(str, raw_shape))} image (uint8) and float32 features are both {f32_bytes} bytes; "
+    """Bytes and AES time of each reading of the image against the float32 features."""
+    raw, f32 = _timed(aes, RAW_PAYLOAD, "gcm"), _timed(aes, feature_payload("float32"), "gcm")
+    raw_s, f32_s = raw["encrypt_median_s"], f32["encrypt_median_s"]
+    raw_bytes, f32_bytes = int(raw["plaintext_bytes"]), int(f32["plaintext_bytes"])
+    same = "the same number of bytes" if raw_bytes == f32_bytes else f"{f32_bytes / raw_bytes:.2g} times the image's bytes"
+    lines = [
+        f"- raw {'x'.join(map(str, raw_shape))} image (uint8): {raw_bytes} bytes; float32 features: {f32_bytes} bytes ({same}); "
         f"AES takes {raw_s * 1e3:.3f} ms and {f32_s * 1e3:.3f} ms (ratio {f32_s / raw_s:.2f}; the raw image's interquartile "
-        f"spread is {100 * raw['encrypt_iqr_s'] / raw_s:.0f} % of its median). Equal bytes, equal work: no reduction from the autoencoder itself.",
-        f"- as a Keras pipeline holds it, the image is float32 in [0, 1]: {image_bytes} bytes, {image_bytes / f32_bytes:.0f} times the "
-        f"features; AES-GCM takes {image_s * 1e3:.3f} ms on it, {reduction_percent(image_s, f32_s):.0f} % more than on the features.",
+        f"spread is {100 * raw['encrypt_iqr_s'] / raw_s:.0f} % of its median).",
     ]
+    if STORED_PAYLOAD in image_readings(aes):
+        stored = _timed(aes, STORED_PAYLOAD, "gcm")
+        lines.append(f"- as a scanner stores it, this grey image is one 8-bit channel: {int(stored['plaintext_bytes'])} bytes, "
+                     f"{f32_bytes / int(stored['plaintext_bytes']):.2g} times fewer than the features; AES takes "
+                     f"{stored['encrypt_median_s'] * 1e3:.3f} ms on it.")
+    image = _timed(aes, FLOAT_IMAGE_PAYLOAD, "gcm")
+    lines.append(f"- as a Keras pipeline holds it, the image is float32 in [0, 1]: {int(image['plaintext_bytes'])} bytes, "
+                 f"{int(image['plaintext_bytes']) / f32_bytes:.2g} times the features; AES-GCM takes {image['encrypt_median_s'] * 1e3:.3f} ms "
+                 f"on it, and {reduction_percent(image['encrypt_median_s'], f32_s):.0f} % less on the features.")
+    return lines
 
 
 def _paper_range() -> str:
@@ -157,7 +172,7 @@ def _reproduced_by(aes: pd.DataFrame, schemes: tuple[str, ...] = tuple(TABLE_SCH
     """Which scheme and reading of "the image" give a reduction near the paper's, and which do not."""
     low, high = PAPER_REDUCTION_RANGE
     readings = {(scheme, payload): reduction_percent(_encrypt_s(aes, payload, scheme), _encrypt_s(aes, feature_payload("float32"), scheme))
-                for scheme in schemes for payload in IMAGE_READINGS}
+                for scheme in schemes for payload in image_readings(aes)}
     near = {k: v for k, v in readings.items() if max(low - v, v - high, 0.0) <= REPRODUCES_WITHIN_POINTS}
     far = {k: v for k, v in readings.items() if k not in near}
 
@@ -216,7 +231,7 @@ def _end_to_end_verdict(aes: pd.DataFrame, end_to_end: pd.DataFrame) -> str:
     sender_s, encoder_s = sender["total_s"], sender["model_s"]
     receiver_s = _one(end_to_end, side="receiver", method=RECEIVER_METHOD)["total_s"]
     receiver_raw_s = _one(end_to_end, side="receiver", method=RAW_METHOD)["total_s"]
-    saving_s = max(_encrypt_s(aes, p, s) - _encrypt_s(aes, feature_payload("float32"), s) for s in TABLE_SCHEMES for p in IMAGE_READINGS)
+    saving_s = max(_encrypt_s(aes, p, s) - _encrypt_s(aes, feature_payload("float32"), s) for s in TABLE_SCHEMES for p in image_readings(aes))
     return (f"- either way, the end-to-end verdict holds: the encoder alone takes {encoder_s * 1e3:.1f} ms per image, "
             f"{encoder_s / saving_s:.0f} times the largest AES saving measured ({saving_s * 1e3:.3f} ms). The whole sender "
             f"(encoder + AES) takes {sender_s * 1e3:.1f} ms, {sender_s / raw_s:.0f} times AES on the uint8 image and "
