@@ -277,7 +277,7 @@ def test_one_flipped_byte_passes_the_paper_scheme_and_not_gcm(key):
     assert flip.gcm_rejected and flip.position == again.position
     assert 1 <= flip.changed <= 4  # one 16-byte block: four float32 values at most
     assert flip.clean_output.shape == flip.garbled_output.shape == (32, 32, 3)
-    assert flip.summary()[1] == "the same flip under GCM: WrongKeyOrTamperedError"
+    assert flip.summary()[1] == "a GCM payload of the same features, its first ciphertext byte flipped: WrongKeyOrTamperedError"
 
 
 def test_attack_sizes_stop_at_what_the_attacker_has():

@@ -1,11 +1,12 @@
 """Bjøntegaard-delta rate (BD-rate): how many percent more bits a method needs than a reference
 codec for the same quality, averaged over the quality range both curves cover.
 
-The piecewise-cubic form (the one JVET's common test conditions and the ``bjontegaard``
-package use by default): log10 of the rate is interpolated as a function of quality by a
-monotone piecewise-cubic Hermite curve (PCHIP) through each method's points, both
-interpolants are integrated exactly over the overlap of the two quality ranges, and the mean
-difference of log-rates becomes a percentage. Negative: the method needs fewer bits.
+The piecewise-cubic form (pchip, as in the JCT-VC common test conditions' sheet; the
+``bjontegaard`` package computes it when asked for ``method="pchip"``): log10 of the rate
+is interpolated as a function of quality by a monotone piecewise-cubic Hermite curve
+(PCHIP) through each method's points, both interpolants are integrated exactly over the
+overlap of the two quality ranges, and the mean difference of log-rates becomes a
+percentage. Negative: the method needs fewer bits.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ def journey(
 
 @dataclass(frozen=True, eq=False)
 class ByteFlip:
-    """One ciphertext byte inverted under the paper's scheme: what the receiver decodes, and whether GCM noticed the same flip."""
+    """One ciphertext byte inverted under the paper's scheme: what the receiver decodes, and whether GCM noticed a flipped byte."""
 
     position: int
     features: np.ndarray
@@ -99,7 +99,8 @@ class ByteFlip:
         return [f"flipped byte {self.position}: {self.changed} feature values changed, largest now "
                 f"{np.nanmax(np.abs(self.garbled)):.3g}; decoded SSIM against the clean decoding "
                 f"{ssim(self.clean_output, self.garbled_output):.4f}",
-                f"the same flip under GCM: {WrongKeyOrTamperedError.__name__ if self.gcm_rejected else 'ACCEPTED (no integrity check?)'}"]
+                "a GCM payload of the same features, its first ciphertext byte flipped: "
+                + (WrongKeyOrTamperedError.__name__ if self.gcm_rejected else "ACCEPTED (no integrity check?)")]
 
     def panels(self) -> list[Panel]:
         """The clean decoding, the decoding after the flip, and their difference stretched to be visible."""

@@ -115,8 +115,8 @@ class Oracle:
 
 #: Method names of the baselines, with the noise level each is given: estimated from the noisy image, or the oracle's.
 NLM_ESTIMATED, NLM_ORACLE = "non-local means (estimated sigma)", "non-local means (oracle sigma)"
-#: The fast classical baselines; BM3D (about 1 s per 96x96 colour image and CPU here) is added by the
-#: notebook on a subset of images (``bm3d_methods``).
+#: The fast classical baselines; BM3D (the slowest method by far) is added by the notebook on a
+#: subset of images (``bm3d_methods``).
 BASELINES: dict[str, Callable[[np.ndarray], np.ndarray] | Oracle] = {
     "median 3x3": median_baseline, NLM_ESTIMATED: nl_means_baseline, NLM_ORACLE: Oracle(nl_means_baseline),
 }

@@ -24,8 +24,9 @@ NOISE_MODES = {
 }
 #: Photon count of Poisson noise at white (1.0): the image is scaled to counts, drawn, scaled
 #: back. 256 is what scikit-image uses on an 8-bit image (2 to the power of its bits); on
-#: float images scikit-image counts the distinct values instead, some millions, and so adds
-#: no visible noise at all (SSIM 1.000).
+#: float images it takes the number of distinct values instead, rounded up to a power of two:
+#: at most one per pixel, so thousands or tens of thousands on a slice, and it adds little
+#: visible noise.
 POISSON_PEAK = 256.0
 #: scikit-image's defaults (0.22-0.26), and our Poisson peak, recorded so each table says what was used.
 NOISE_DEFAULTS: dict[str, dict[str, float]] = {

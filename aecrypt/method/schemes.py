@@ -147,8 +147,8 @@ def _paper_rows(data: bytes, shape: tuple[int, ...], key: bytes, encrypt: bool) 
 
     Whole 16-byte blocks of a row are AES-ECB encrypted; a row's last partial block (rows
     of 112x3 float32 have none) is XORed with the encryption of an all-0xFF block, so the
-    ciphertext has exactly the plaintext's shape. No nonce, no integrity: identical rows
-    give identical ciphertext, which the security notebook shows.
+    ciphertext has exactly the plaintext's shape. No nonce, no integrity: equal 16-byte
+    blocks within a row give equal ciphertext blocks, which the security notebook counts.
     """
     subkeys = paper_subkeys(key)
     rows = shape[0] if len(shape) > 1 else 1

@@ -45,8 +45,8 @@ PROFILES: dict[str, dict[str, Any]] = {
     # slab split, 16 epochs of 4 images a step with early stopping on validation loss
     # (deterministic: no wall-clock budget), the learning rate cosine-decayed over the
     # epochs so that validation loss levels off by the last (REPORT.md says how much it
-    # still fell in the last quarter: training.late_improvement). 16 epochs keep the whole
-    # study within 15 minutes on the 2-core CPU it runs on (96x96 trains at 12 to 14
+    # still fell in the last quarter: training.late_improvement). 16 epochs keep each
+    # seed's training short on the 2-core CPU it runs on (96x96 trains at 12 to 14
     # images/s there; 224x224 at 2.4). Measured at 16 epochs, seed 0: batch 4 with the
     # cosine decay reached validation loss 0.00046 (3.9 % fall in the last quarter), batch 8
     # with it 0.00059; batch 8 at a constant rate was at 0.00042 and still falling (20 % in
