@@ -322,8 +322,11 @@ def print_dry_run(outcome: Outcome, slurm: bool) -> None:
                   f"{INDENT}sbatch: " + ", ".join(f"{k}={v}" for k, v in resources.items()))
     for key in listed.keys() - todo.keys():
         print(f"  {label(plan, key)}: Snakemake's reason: {listed[key].get('reason', 'none given')}")
-    fresh = [job.label for job in plan.jobs if job.key not in todo]
+    fresh = [job.label for job in plan.jobs if job.key not in todo and all(path.is_file() for path in job.outputs)]
+    missing = [job.label for job in plan.jobs if job.key not in todo and job.label not in fresh]
     if fresh:
         print("up to date: " + ", ".join(fresh))
+    if missing:
+        print("not run, not chosen (--only): " + ", ".join(missing))
     for key, reasons in outcome.behind.items():
         print(f"left out of date (not in --only): {label(plan, key)}: {'; '.join(reasons)}")
