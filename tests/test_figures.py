@@ -449,3 +449,15 @@ def test_a_notebook_shows_every_figure_it_publishes(tmp_path, monkeypatch):
     shown = [sum("image/png" in output.get("data", {}) for output in cell.outputs) for cell in nbformat.read(executed, 4).cells]
     assert shown == [0, 1, 1, 1]
     assert {p.name for p in tmp_path.glob("fig_*")} == {f"{n}.{s}" for n in ("fig_leakage", "fig_dataset_intensities") for s in ("png", "pdf")}
+
+
+def test_the_report_redraws_a_committed_runs_slides(tmp_path):
+    # the report of a committed profile's main run (report.write_slides): its own figures and each seed's, slides style
+    from aecrypt.study.report import write_slides
+
+    run = _saved_run(tmp_path / "run", names=["fig_time_breakdown"]) if (tmp_path / "run").mkdir() is None else None
+    seed = _saved_run(run / "seed-0", names=["fig_aes_size_sweep"]) if (run / "seed-0").mkdir() is None else None
+    (seed / "runs" / "02_train_autoencoder.json").write_text(json.dumps({"parameters": {"figure_style": "paper"}}))
+    written = write_slides(run)
+    assert {path.relative_to(run).as_posix() for path in written} >= {
+        "slides/fig_time_breakdown.png", "slides/fig_time_breakdown.pdf", "seed-0/slides/fig_aes_size_sweep.png"}

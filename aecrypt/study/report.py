@@ -124,7 +124,7 @@ def write_lane_report(plan, package: str) -> Path:
 
 def write_slides(out: Path) -> list[Path]:
     """Redraw the lane's figures and each seed's in the slides style, into their ``slides/``."""
-    from aecrypt.study.figures import FIGURES, has_data, redraw, redraw_all
+    from aecrypt.study.figures.registry import FIGURES, has_data, redraw, redraw_all
 
     own = [path for name in FIGURES if has_data(name, out) for path in redraw(name, out, "slides").values()]
     return own + [path for folder in seed_folders(out).values() for path in redraw_all(folder, "slides")]
