@@ -39,6 +39,40 @@ def test_one_seed_gives_no_spread(tmp_path):
     assert write_seed_tables(tmp_path) == []
 
 
+def test_a_noise_level_no_seed_reaches_reads_as_such_not_nan(tmp_path):
+    from aecrypt.study.readme import RunColumn, result_rows
+
+    columns = {"noise": ["speckle", "gaussian"], "data": ["test", "test"]}
+    pd.DataFrame({**columns, "ssim_noisy": [float("nan"), 0.13], "ssim_pipeline": [float("nan"), 0.4]}).to_csv(
+        tmp_path / "table6_matched.csv", index=False)
+    pd.DataFrame({**columns, "ssim_noisy_mean": [float("nan"), 0.13], "ssim_noisy_std": [float("nan"), 0.01],
+                  "ssim_pipeline_mean": [float("nan"), 0.4], "ssim_pipeline_std": [float("nan"), 0.1]}).to_csv(
+        tmp_path / "table_seeds_table6_matched.csv", index=False)
+    run = object.__new__(RunColumn)  # the tables alone, without a whole run's records
+    run.out = run.first = tmp_path
+    run.mismatch = None
+    value = run.value("table6_matched", lambda t: t["noise"] == "speckle", "ssim_noisy", "{:.2f}")
+    assert value == "" and run.value("table6_matched", lambda t: t["noise"] == "gaussian", "ssim_noisy", "{:.2f}") == "0.13 ± 0.01"
+    run.table = lambda name, real=run.table: real(name) if "table6" in name else None
+    rows = result_rows(run)
+    assert rows["speckle noise at the paper's noisy-input SSIM: SSIM noisy → through the pipeline"][0] == "(no strength reaches it)"
+    assert rows["salt and pepper noise at the paper's noisy-input SSIM: MSE noisy → through the pipeline"][1] == "0.00 → 0.00"
+
+
+def test_byte_counts_stay_whole_numbers_in_tables_and_readme(tmp_path):
+    from aecrypt.study.readme import RunColumn, variant_lines
+    from aecrypt.study.results import write_table
+
+    table = pd.DataFrame({"claim": ["feature bytes", "reconstruction"], "variant": ["deployed", "deployed"],
+                          "mean": [1605632.0, 0.9515], "sd": [float("nan"), 0.0062], "verdict": ["measured once", "holds"]})
+    markdown = write_table(table, "table_deployed_variant", tmp_path)["md"].read_text()
+    assert " 1605632 |" in markdown and "e+06" not in markdown
+    run = object.__new__(RunColumn)
+    run.table = lambda name: table if name == "table_deployed_variant" else None
+    lines = variant_lines(run)
+    assert "| feature bytes | 1,605,632 |" in lines and "| reconstruction | 0.9515 ± 0.0062: holds |" in lines
+
+
 def test_readme_block_is_what_the_committed_results_give():
     # Every number in README's results section comes from results/default and results/bench;
     # regenerate it with `aecrypt readme` after committing a new run.

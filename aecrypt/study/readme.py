@@ -58,7 +58,9 @@ class RunColumn:
         spread = None if self.mismatch else self.table(f"table_seeds_{name.removeprefix('table_')}")
         if spread is not None and f"{column}_mean" in spread and pick(spread).any():
             row = spread[pick(spread)].iloc[0]
-            return f"{fmt.format(row[f'{column}_mean'])} ± {fmt.format(row[f'{column}_std'])}"
+            mean, sd = row[f"{column}_mean"], row[f"{column}_std"]
+            if pd.notna(mean):  # NaN in every seed (a noise level no strength reaches): nothing to show
+                return fmt.format(mean) + (f" ± {fmt.format(sd)}" if pd.notna(sd) else "")
         table = self.table(name)
         if table is None or column not in table or not pick(table).any() or pd.isna(table[pick(table)].iloc[0][column]):
             return ""
@@ -104,7 +106,7 @@ def result_rows(run: RunColumn) -> dict[str, tuple[str, str]]:
             through = run.value("table6_matched", _noise(kind), f"{metric}_pipeline", fmt)
             rows[f"{words} noise at the paper's noisy-input SSIM: {metric.upper()} noisy → through the pipeline"] = (
                 f"{noisy} → {through}" if noisy else "(no strength reaches it)",
-                f"{paper[f'{metric}_noisy']} → {paper[f'{metric}_pipeline']}")
+                f"{paper[f'{metric}_noisy']:.2f} → {paper[f'{metric}_pipeline']:.2f}")  # as the paper prints them
     for kind in ("gaussian", "salt_pepper"):
         noisy = run.value("table6_noise_robustness", _noise(kind, "test"), "ssim_noisy", "{:.2f}")
         through = run.value("table6_noise_robustness", _noise(kind, "test"), "ssim_pipeline", "{:.2f}")
@@ -150,6 +152,11 @@ def verdict_lines(runs: list[RunColumn]) -> list[str]:
     return lines
 
 
+def _number(value: float) -> str:
+    """A whole number with thousands separators (a byte count: 1,605,632), else four significant digits."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:.4g}"
+
+
 def variant_lines(run: RunColumn) -> list[str]:
     """The Dense(3) model beside the deployed variant, claim by claim (mean ± sd, the verdict), from ``table_deployed_variant``."""
     table = run.table("table_deployed_variant")
@@ -165,7 +172,7 @@ def variant_lines(run: RunColumn) -> list[str]:
                 cells.append("")
                 continue
             row = row.iloc[0]
-            value = f"{row['mean']:.4g}" + (f" ± {row['sd']:.2g}" if pd.notna(row["sd"]) else "")
+            value = _number(row["mean"]) + (f" ± {row['sd']:.2g}" if pd.notna(row["sd"]) else "")
             cells.append(value if row["verdict"] == "measured once" else f"{value}: {row['verdict']}")
         lines.append(f"| {claim} | " + " | ".join(cells) + " |")
     return lines

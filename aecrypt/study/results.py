@@ -64,7 +64,7 @@ def write_table(
             table.to_csv(tmp, index=False)
     shown = table.map(lambda v: _format_cell(v, float_format))
     if "md" in paths:
-        write_text(paths["md"], (f"**{caption}**\n\n" if caption else "") + shown.to_markdown(index=False) + "\n")
+        write_text(paths["md"], (f"**{caption}**\n\n" if caption else "") + markdown_table(table, shown) + "\n")
     if "tex" in paths:
         write_text(paths["tex"], latex_table(table, shown, name, caption))
     return paths
@@ -93,6 +93,15 @@ def header_label(column: str) -> str:
             break
     text = " ".join(HEADER_WORDS.get(w, w) for w in words + statistic)
     return f"{text} ({unit})" if unit else text
+
+
+def markdown_table(table: pd.DataFrame, shown: pd.DataFrame) -> str:
+    """``shown`` (cells already formatted) as Markdown, its cells as written: tabulate would
+    re-read '1605632' as a number and print it as 1.60563e+06; numeric columns right-aligned."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    align = tuple("right" if is_numeric_dtype(table[c]) and not is_bool_dtype(table[c]) else "left" for c in table.columns)
+    return shown.to_markdown(index=False, disable_numparse=True, colalign=align)
 
 
 def latex_table(table: pd.DataFrame, shown: pd.DataFrame, name: str, caption: str = "") -> str:
