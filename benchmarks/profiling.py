@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import multiprocessing
 import resource
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -115,8 +117,15 @@ def _leaf_layers(model) -> list:
 
 
 def peak_rss_mib() -> float:
-    """This process's peak resident memory so far, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's own peak resident memory so far, in MiB: Linux's VmHWM, since getrusage's
+    ru_maxrss survives fork and exec, so a spawned child would report its parent's peak."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss / 2**20 if sys.platform == "darwin" else maxrss / 1024  # macOS: bytes; others: KiB
 
 
 def in_child(function: Callable, *args):

@@ -32,6 +32,21 @@ def test_a_cpu_without_native_bfloat16_skips_the_bfloat16_rows_and_says_so(bench
     assert "not measured on this CPU" in (tmp_path / "precision_quality.md").read_text()
 
 
+def test_a_child_reports_its_own_peak_memory_not_its_parents(bench):
+    # getrusage's ru_maxrss survives fork and exec: a spawned child measured that way reported the
+    # parent's peak (every scale and throughput phase read 2983 MiB, the cache build's). The child
+    # here allocates nothing, after this process has held 600 MiB more than it needs.
+    from profiling import in_child, peak_rss_mib
+
+    ballast = bytearray(600 * 2**20)
+    ballast[:: 4096] = b"\x01" * len(ballast[:: 4096])  # touch every page, so it is resident
+    parent = peak_rss_mib()
+    child = in_child(peak_rss_mib)
+    del ballast
+    assert parent > 600
+    assert child < parent - 500
+
+
 def test_a_cpu_with_native_bfloat16_benchmarks_both(bench, monkeypatch):
     monkeypatch.setattr(bench, "native_bfloat16", lambda: True)
     assert bench.benched_precisions() == ["float32", "mixed_bfloat16"]
